@@ -1,0 +1,127 @@
+# vitlab: build, test, run.
+#
+#   make              library, tests and tutorials into build/
+#   make test         build and run the unit tests
+#   make run          build and run the tutorials in order (make run T=03 runs one)
+#   make SIMD=off test    the portable path: no -march=native (build/portable/)
+#   make sanitize     tests under AddressSanitizer + UndefinedBehaviorSanitizer (build/sanitize/)
+#   make bench        benchmark programs in bench/ (build/bench/)
+#   make exercise N=1 build a classroom exercise against the library and run its checker
+#   make format       clang-format every source file
+#
+# Dependencies: doctest and fmt (installed with apt-get when missing on Debian/Ubuntu).
+
+CXX ?= g++
+SIMD ?= on
+MODE ?= release
+JOBS ?= 2
+
+ifeq ($(MODE),sanitize)
+  BUILD := build/sanitize
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LDOPT := -fsanitize=address,undefined
+else ifeq ($(SIMD),off)
+  BUILD := build/portable
+  OPT := -O2
+else
+  BUILD := build
+  OPT := -O2
+endif
+
+ifeq ($(SIMD),on)
+  ARCH := -march=native
+endif
+
+# Homebrew keeps headers outside the default search path.
+BREW_PREFIX := $(firstword $(wildcard /opt/homebrew /usr/local/Homebrew))
+ifneq ($(BREW_PREFIX),)
+  EXTRA_INC := -I$(BREW_PREFIX)/include
+  EXTRA_LIB := -L$(BREW_PREFIX)/lib
+endif
+
+CXXFLAGS_ALL := -std=c++17 $(OPT) $(ARCH) -Wall -Wextra -Werror -pthread -I. $(EXTRA_INC) \
+	-DVITLAB_SOURCE_DIR=\"$(CURDIR)\" -MMD -MP $(CXXFLAGS)
+LDLIBS_ALL := $(LDOPT) -pthread $(EXTRA_LIB) -lfmt $(LDLIBS)
+
+LIB_SRCS := $(shell find tensor nn vit -name '*.cpp' 2>/dev/null | sort)
+TEST_SRCS := $(sort $(wildcard tests/*.cpp))
+TUTORIAL_SRCS := $(sort $(wildcard tutorials/[0-9]*.cpp))
+BENCH_SRCS := $(sort $(wildcard bench/*.cpp))
+
+LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libvitlab.a
+TEST_BIN := $(BUILD)/vitlab_tests
+TUTORIALS := $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD)/tutorials/%)
+BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
+
+.PHONY: all test run sanitize bench deps format clean exercise
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(LIB) $(TEST_BIN) $(TUTORIALS)
+
+test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BIN)
+	$(TEST_BIN) $(TEST_ARGS)
+
+sanitize: deps
+	@$(MAKE) --no-print-directory MODE=sanitize test
+
+run: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(TUTORIALS)
+	@for t in $(TUTORIALS); do \
+	  case "$$(basename $$t)" in $(if $(T),$(T)*,*)) ;; *) continue ;; esac; \
+	  echo; echo "==================== $$(basename $$t) ===================="; \
+	  $$t || exit 1; \
+	done
+
+bench: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# ---- dependencies ---------------------------------------------------------------------------
+# Checks that the headers compile; if not, installs them (Debian/Ubuntu) or says how (macOS).
+HAVE_HEADER = $(shell printf '\#include <$(1)>\n' | $(CXX) -std=c++17 $(EXTRA_INC) -E -x c++ - >/dev/null 2>&1 && echo yes)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@if [ "$(call HAVE_HEADER,doctest/doctest.h)" != yes ] || [ "$(call HAVE_HEADER,fmt/format.h)" != yes ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "vitlab: installing doctest-dev and libfmt-dev with apt-get"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq doctest-dev libfmt-dev >/dev/null || exit 1; \
+	  elif command -v brew >/dev/null 2>&1; then \
+	    echo "vitlab: doctest and fmt are missing; install them with: brew install doctest fmt"; exit 1; \
+	  else \
+	    echo "vitlab: doctest and fmt headers are missing; install doctest and fmt with your package manager"; exit 1; \
+	  fi; \
+	fi
+
+# ---- rules ----------------------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS_ALL) $(TEST_OBJS) $(LIB) -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/tutorials/%: $(BUILD)/obj/tutorials/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
+
+format:
+	clang-format -i $$(find tensor nn vit tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

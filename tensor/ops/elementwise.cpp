@@ -1,0 +1,121 @@
+// elementwise.cpp: out = a (op) b with broadcasting (see elementwise.h).
+//
+// Both inputs are expanded to the output shape (stride 0 on broadcast dims, nothing copied),
+// then one loop walks the output. The innermost dim is a plain strided loop, which the
+// compiler vectorises when both inner strides are 1, the common case.
+#include "tensor/ops/elementwise.h"
+
+#include <cmath>
+
+namespace vitlab {
+
+namespace {
+
+template <typename Op>
+void apply(const Tensor& a, const Tensor& b, Tensor& out, Op op) {
+    const Shape& shape = out.shape();
+    const int64_t n = out.numel();
+    if (n == 0) return;
+    const Tensor ea = a.expand(shape), eb = b.expand(shape);
+    const size_t rank = shape.size();
+    float* o = out.data();
+    if (rank == 0) {
+        *o = op(*ea.data(), *eb.data());
+        return;
+    }
+    const int64_t inner = shape[rank - 1];
+    const int64_t sa = ea.strides()[rank - 1], sb = eb.strides()[rank - 1];
+    const int64_t so = out.strides()[rank - 1];
+    std::vector<int64_t> idx(rank, 0);
+    for (int64_t done = 0; done < n; done += inner) {
+        const float* pa = ea.data();
+        const float* pb = eb.data();
+        float* po = o;
+        for (size_t d = 0; d + 1 < rank; ++d) {
+            pa += idx[d] * ea.strides()[d];
+            pb += idx[d] * eb.strides()[d];
+            po += idx[d] * out.strides()[d];
+        }
+        if (sa == 1 && sb == 1 && so == 1) {
+            for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], pb[i]);
+        } else {
+            for (int64_t i = 0; i < inner; ++i) po[i * so] = op(pa[i * sa], pb[i * sb]);
+        }
+        for (size_t d = rank - 1; d-- > 0;) {
+            if (++idx[d] < shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+template <typename Op>
+Tensor binary(const Tensor& a, const Tensor& b, const char* name, Op op) {
+    Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name));
+    apply(a, b, out, op);
+    return out;
+}
+
+Tensor scalar(float s) { return full(Shape{}, s); }
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+    return binary(a, b, "add", [](float x, float y) { return x + y; });
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+    return binary(a, b, "sub", [](float x, float y) { return x - y; });
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+    return binary(a, b, "mul", [](float x, float y) { return x * y; });
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+    return binary(a, b, "div", [](float x, float y) { return x / y; });
+}
+
+Tensor Tensor::add(const Tensor& other) const { return vitlab::add(*this, other); }
+Tensor Tensor::sub(const Tensor& other) const { return vitlab::sub(*this, other); }
+Tensor Tensor::mul(const Tensor& other) const { return vitlab::mul(*this, other); }
+Tensor Tensor::div(const Tensor& other) const { return vitlab::div(*this, other); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, float s) { return add(a, scalar(s)); }
+Tensor operator-(const Tensor& a, float s) { return sub(a, scalar(s)); }
+Tensor operator*(const Tensor& a, float s) { return mul(a, scalar(s)); }
+Tensor operator/(const Tensor& a, float s) { return div(a, scalar(s)); }
+Tensor operator+(float s, const Tensor& a) { return add(scalar(s), a); }
+Tensor operator-(float s, const Tensor& a) { return sub(scalar(s), a); }
+Tensor operator*(float s, const Tensor& a) { return mul(scalar(s), a); }
+Tensor operator/(float s, const Tensor& a) { return div(scalar(s), a); }
+Tensor operator-(const Tensor& a) { return mul(a, scalar(-1.0f)); }
+
+Tensor& operator+=(Tensor& a, const Tensor& b) {
+    const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add_");
+    if (shape != a.shape())
+        throw ShapeError(fmt::format("add_: {} does not broadcast to the in-place shape {}",
+                                     to_string(b.shape()), to_string(a.shape())));
+    // b may alias a (x += x): the loop reads each element before writing that same element,
+    // but a partial overlap could read written values, so copy b first when they share storage.
+    const Tensor rhs = b.shares_storage_with(a) ? b.clone() : b;
+    apply(a, rhs, a, [](float x, float y) { return x + y; });
+    return a;
+}
+
+Tensor& operator*=(Tensor& a, float s) {
+    apply(a, scalar(s), a, [](float x, float y) { return x * y; });
+    return a;
+}
+
+Tensor map(const Tensor& a, float (*f)(float)) {
+    Tensor out = a.clone();
+    float* p = out.data();
+    for (int64_t i = 0; i < out.numel(); ++i) p[i] = f(p[i]);
+    return out;
+}
+
+Tensor exp(const Tensor& a) { return map(a, [](float x) { return std::exp(x); }); }
+Tensor sqrt(const Tensor& a) { return map(a, [](float x) { return std::sqrt(x); }); }
+
+}  // namespace vitlab

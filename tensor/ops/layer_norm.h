@@ -1,0 +1,14 @@
+// layer_norm.h: LayerNorm over the last dim, as torch.nn.functional.layer_norm(x, (C,), w, b, eps).
+//
+//   x (..., C), weight (C), bias (C):
+//   mean = sum_i x_i / C,  var = sum_i (x_i - mean)^2 / C   (biased, as PyTorch)
+//   out_i = (x_i - mean) / sqrt(var + eps) * weight_i + bias_i
+#pragma once
+
+#include "tensor/tensor.h"
+
+namespace vitlab {
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
+
+}  // namespace vitlab
