@@ -43,7 +43,7 @@ CXXFLAGS_ALL := -std=c++17 $(OPT) $(ARCH) -Wall -Wextra -Werror -pthread -I. $(E
 	-DVITLAB_SOURCE_DIR=\"$(CURDIR)\" -MMD -MP $(CXXFLAGS)
 LDLIBS_ALL := $(LDOPT) -pthread $(EXTRA_LIB) -lfmt $(LDLIBS)
 
-LIB_SRCS := $(shell find tensor nn vit -name '*.cpp' 2>/dev/null | sort)
+LIB_SRCS := $(shell find tensor nn vit vision -name '*.cpp' 2>/dev/null | sort)
 TEST_SRCS := $(sort $(wildcard tests/*.cpp))
 TUTORIAL_SRCS := $(sort $(wildcard tutorials/[0-9]*.cpp))
 BENCH_SRCS := $(sort $(wildcard bench/*.cpp))
@@ -123,5 +123,7 @@ format:
 
 clean:
 	rm -rf build
+
+-include tutorials/exercises/exercises.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)
