@@ -1,10 +1,10 @@
 // format.cpp: PyTorch-style repr of a tensor (see format.h).
 //
 // The rules follow torch/_tensor_str.py's behaviour (written anew here):
-// - all finite values are whole numbers -> "1.", "-3." (scientific past 1e8);
+// - all non-zero finite values are whole numbers -> "1.", "-3." (scientific past 1e8);
 // - otherwise 4 decimals "0.1235", or scientific "1.2346e-05" when the values span more than
-//   1000x, exceed 1e8 or go below 1e-4 in magnitude;
-// - every element is right-aligned to the widest one; rows wrap at 80 columns;
+//   1000x, exceed 1e8 or go below 1e-4 in magnitude (whole numbers: the first two rules);
+// - elements are right-aligned to the widest non-zero finite one; rows wrap at 80 columns;
 // - more than 1000 elements: only the first and last 3 of each dim, with "..." between.
 #include "tensor/format.h"
 
@@ -37,27 +37,25 @@ struct Formatter {
     }
 };
 
-// Chooses the number style from the values that will actually be shown.
+// Chooses the number style from the values that will actually be shown. As in PyTorch, only
+// the non-zero finite values decide the style and the column width (computed in double).
 Formatter make_formatter(const std::vector<float>& shown) {
     Formatter f;
-    float max_abs = 0.0f, min_abs = std::numeric_limits<float>::infinity();
-    bool any_nonzero = false;
+    double max_abs = 0.0, min_abs = std::numeric_limits<double>::infinity();
+    bool any = false;
     for (float v : shown) {
-        if (!std::isfinite(v)) continue;
+        if (!std::isfinite(v) || v == 0.0f) continue;
+        any = true;
         if (v != std::ceil(v)) f.int_mode = false;
-        if (v != 0.0f) {
-            any_nonzero = true;
-            max_abs = std::max(max_abs, std::abs(v));
-            min_abs = std::min(min_abs, std::abs(v));
-        }
+        max_abs = std::max(max_abs, std::abs(static_cast<double>(v)));
+        min_abs = std::min(min_abs, std::abs(static_cast<double>(v)));
     }
-    if (any_nonzero) {
-        if (f.int_mode)
-            f.sci_mode = max_abs > 1e8f;
-        else
-            f.sci_mode = max_abs / min_abs > 1000.0f || max_abs > 1e8f || min_abs < 1e-4f;
+    if (any) {
+        f.sci_mode = max_abs / min_abs > 1000.0 || max_abs > 1e8;
+        if (!f.int_mode) f.sci_mode = f.sci_mode || min_abs < 1e-4;
     }
-    for (float v : shown) f.width = std::max(f.width, f.raw(v).size());
+    for (float v : shown)
+        if (std::isfinite(v) && v != 0.0f) f.width = std::max(f.width, f.raw(v).size());
     return f;
 }
 
@@ -93,7 +91,7 @@ std::string render(const Tensor& x, const Formatter& f, bool summarize, size_t i
         std::string s = "[";
         for (size_t k = 0; k < idx.size(); ++k) {
             if (k) s += (k % per_line == 0) ? ",\n" + std::string(indent + 1, ' ') : ", ";
-            s += idx[k] < 0 ? "..." : f(x.data()[idx[k] * x.stride(0)]);
+            s += idx[k] < 0 ? " ..." : f(x.data()[idx[k] * x.stride(0)]);
         }
         return s + "]";
     }

@@ -1,0 +1,45 @@
+// init.cpp: filling parameters from a seeded Generator.
+#include "nn/init.h"
+
+namespace vitlab::nn {
+
+Generator& default_generator() {
+    static Generator gen(0);
+    return gen;
+}
+
+void manual_seed(uint64_t seed) {
+    default_generator() = Generator(seed);
+}
+
+// Calls draw() for each element in row-major order, so the numbers do not depend on strides.
+template <class Draw>
+static void fill_each(Tensor& t, Draw draw) {
+    if (t.is_contiguous()) {
+        float* p = t.data();
+        for (int64_t i = 0; i < t.numel(); ++i) p[i] = draw();
+        return;
+    }
+    for_each_index(t.shape(), [&](const std::vector<int64_t>& index) { t.at(index) = draw(); });
+}
+
+void trunc_normal_(Tensor& t, Generator& gen, float mean, float std, float a, float b) {
+    fill_each(t, [&] { return gen.trunc_normal(mean, std, a, b); });
+}
+
+void normal_(Tensor& t, Generator& gen, float mean, float std) {
+    fill_each(t, [&] { return mean + std * gen.normal(); });
+}
+
+void uniform_(Tensor& t, Generator& gen, float low, float high) {
+    fill_each(t, [&] { return low + (high - low) * gen.uniform(); });
+}
+
+void zeros_(Tensor& t) {
+    t.fill_(0.0f);
+}
+void ones_(Tensor& t) {
+    t.fill_(1.0f);
+}
+
+}  // namespace vitlab::nn

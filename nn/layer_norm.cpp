@@ -1,0 +1,27 @@
+// layer_norm.cpp: the LayerNorm layer owns weight and bias and calls tensor/ops layer_norm.
+#include "nn/layer_norm.h"
+
+#include "tensor/ops.h"
+
+namespace vitlab::nn {
+
+LayerNorm::LayerNorm(int64_t dim, float eps) : dim(dim), eps(eps) {
+    if (dim <= 0)
+        throw std::invalid_argument("LayerNorm: dim must be positive, got " + std::to_string(dim));
+    weight = ones({dim});
+    bias = zeros({dim});
+    register_parameter("weight", &weight);
+    register_parameter("bias", &bias);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) const {
+    if (x.dim() == 0 || x.size(-1) != dim) {
+        Shape expected = x.dim() == 0 ? Shape{dim} : x.shape();
+        expected.back() = dim;
+        throw ShapeError("LayerNorm(" + std::to_string(dim) + "): expected input of shape " +
+                         to_string(expected) + ", got " + to_string(x.shape()));
+    }
+    return layer_norm(x, weight, bias, eps);
+}
+
+}  // namespace vitlab::nn

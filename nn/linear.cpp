@@ -1,0 +1,39 @@
+// linear.cpp: y = x @ weight^T + bias over the last dim.
+#include "nn/linear.h"
+
+#include "tensor/ops.h"
+
+namespace vitlab::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen)
+    : in_features(in_features), out_features(out_features) {
+    if (in_features <= 0 || out_features <= 0)
+        throw std::invalid_argument("Linear: in_features and out_features must be positive, got " +
+                                    std::to_string(in_features) + " and " +
+                                    std::to_string(out_features));
+    weight = Tensor({out_features, in_features});
+    trunc_normal_(weight, gen, 0.0f, 0.02f, -2.0f, 2.0f);
+    register_parameter("weight", &weight);
+    if (bias) {
+        this->bias = zeros({out_features});
+        register_parameter("bias", &this->bias);
+    }
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+    if (x.dim() == 0 || x.size(-1) != in_features) {
+        Shape expected = x.dim() == 0 ? Shape{in_features} : x.shape();
+        expected.back() = in_features;
+        throw ShapeError("Linear(" + std::to_string(in_features) + ", " +
+                         std::to_string(out_features) + "): expected input of shape " +
+                         to_string(expected) + ", got " + to_string(x.shape()));
+    }
+    // (..., in) -> (rows, in) @ (in, out) -> (rows, out) -> (..., out): one big matrix product.
+    Shape out_shape = x.shape();
+    out_shape.back() = out_features;
+    Tensor y = matmul(x.reshape({-1, in_features}), weight.transpose(0, 1));
+    if (bias.numel() > 0) y += bias;
+    return y.view(out_shape);
+}
+
+}  // namespace vitlab::nn

@@ -1,0 +1,30 @@
+// linear.h: Linear, the fully connected layer, as torch.nn.Linear.
+//
+//   x (..., in_features)  ->  y (..., out_features)
+//   y = x @ weight^T + bias,   weight (out_features, in_features), bias (out_features)
+// The weight is stored (out, in) as in PyTorch, so checkpoints load unchanged; the transpose
+// is a view (no copy). All leading dims are flattened into one matrix product.
+#pragma once
+
+#include <cstdint>
+
+#include "nn/init.h"
+#include "nn/module.h"
+
+namespace vitlab::nn {
+
+class Linear : public Module {
+  public:
+    // weight trunc_normal(std 0.02) and bias zeros, as timm initialises a ViT.
+    Linear(int64_t in_features, int64_t out_features, bool bias = true,
+           Generator& gen = default_generator());
+
+    Tensor forward(const Tensor& x) const;
+    Tensor operator()(const Tensor& x) const { return forward(x); }
+
+    int64_t in_features, out_features;
+    Tensor weight;  // (out_features, in_features)
+    Tensor bias;    // (out_features), or empty when built with bias = false
+};
+
+}  // namespace vitlab::nn

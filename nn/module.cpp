@@ -1,0 +1,101 @@
+// module.cpp: the name registry behind named_parameters() and load_state_dict().
+#include "nn/module.h"
+
+#include <set>
+
+namespace vitlab::nn {
+
+void Module::register_parameter(const std::string& name, Tensor* parameter) {
+    parameters_.emplace_back(name, parameter);
+}
+
+void Module::register_module(const std::string& name, Module* child) {
+    children_.emplace_back(name, child);
+}
+
+// Depth first, own parameters before the children's: PyTorch's state dict order.
+void Module::collect(const std::string& prefix,
+                     std::vector<std::pair<std::string, Tensor*>>& out) const {
+    for (const auto& [name, p] : parameters_) out.emplace_back(prefix + name, p);
+    for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+NamedTensors Module::named_parameters() const {
+    std::vector<std::pair<std::string, Tensor*>> all;
+    collect("", all);
+    NamedTensors out;
+    out.reserve(all.size());
+    for (const auto& [name, p] : all) out.emplace_back(name, *p);
+    return out;
+}
+
+std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
+    return {children_.begin(), children_.end()};
+}
+
+Tensor Module::parameter(const std::string& name) const {
+    for (const auto& [n, p] : named_parameters())
+        if (n == name) return p;
+    throw std::out_of_range("Module::parameter: no parameter named '" + name + "'");
+}
+
+int64_t Module::num_parameters() const {
+    int64_t total = 0;
+    for (const auto& [name, p] : named_parameters()) total += p.numel();
+    return total;
+}
+
+TensorMap Module::state_dict() const {
+    TensorMap out;
+    for (const auto& [name, p] : named_parameters()) out.emplace(name, p);
+    return out;
+}
+
+static std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict) {
+    std::vector<std::pair<std::string, Tensor*>> params;
+    collect("", params);
+
+    // Check everything first, so a failed strict load leaves the model untouched.
+    IncompatibleKeys result;
+    std::set<std::string> known;
+    for (const auto& [name, p] : params) {
+        known.insert(name);
+        auto it = state.find(name);
+        if (it == state.end()) {
+            result.missing_keys.push_back(name);
+            continue;
+        }
+        if (it->second.shape() != p->shape())
+            throw ShapeError("load_state_dict: size mismatch for " + name +
+                             ": the state dict has " + to_string(it->second.shape()) +
+                             ", the model expects " + to_string(p->shape()));
+    }
+    for (const auto& [name, t] : state)
+        if (!known.count(name)) result.unexpected_keys.push_back(name);
+
+    if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
+        std::string msg = "load_state_dict: the state dict does not match the model:";
+        if (!result.missing_keys.empty())
+            msg += " missing keys (" + std::to_string(result.missing_keys.size()) +
+                   "): " + join(result.missing_keys) + ";";
+        if (!result.unexpected_keys.empty())
+            msg += " unexpected keys (" + std::to_string(result.unexpected_keys.size()) +
+                   "): " + join(result.unexpected_keys) + ";";
+        msg.pop_back();
+        throw StateDictError(msg);
+    }
+
+    for (const auto& [name, p] : params) {
+        auto it = state.find(name);
+        if (it != state.end()) p->copy_(it->second);
+    }
+    return result;
+}
+
+}  // namespace vitlab::nn

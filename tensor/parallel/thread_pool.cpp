@@ -1,0 +1,198 @@
+// thread_pool.cpp: parallel_for on a few persistent worker threads.
+//
+// Starting a std::thread costs tens of microseconds, more than many kernel calls take, so the
+// workers are started once and then sleep on a condition variable between jobs. One call of
+// parallel_for is one job:
+//
+//   caller                                   each worker
+//   ------                                   -----------
+//   publish the job, bump `generation_`  ->  wakes up, sees a new generation
+//   run chunk 0, then take chunks            takes chunks until none are left
+//   wait until every worker checked out  <-  checks out (`busy_ - 1`), sleeps again
+//   rethrow the first exception, if any
+//
+// The range is cut into exactly `threads` contiguous, non-empty chunks (threads <= the range
+// length). The caller runs chunk 0; the others go to whoever is free first (an atomic
+// counter). Which worker runs a chunk can change from run to run, but the chunks themselves
+// depend only on the range and the thread count.
+//
+// Nested calls run serially: a thread that is already inside a chunk (marked by the
+// thread_local `t_inside_chunk`) simply calls fn(begin, end) itself. Two unrelated threads
+// calling parallel_for at once take turns (`run_mutex_`).
+#include "tensor/parallel/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vitlab {
+
+namespace {
+
+thread_local bool t_inside_chunk = false;  // true inside fn, and always on worker threads
+
+std::atomic<int> g_num_threads{0};  // 0 = not chosen yet
+
+// VITLAB_THREADS if set, else the number of cores.
+int default_num_threads() {
+    if (const char* env = std::getenv("VITLAB_THREADS")) {
+        char* end = nullptr;
+        const long n = std::strtol(env, &end, 10);
+        if (end == env || *end != '\0' || n < 1 || n > 1024)
+            throw std::invalid_argument(std::string("VITLAB_THREADS must be a whole number >= 1, got '") +
+                                        env + "'");
+        return static_cast<int>(n);
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+class ThreadPool {
+public:
+    ~ThreadPool() { stop_workers(); }
+
+    // Runs fn on `threads` chunks of [begin, end); returns when all are done.
+    void run(int64_t begin, int64_t end, int threads,
+             const std::function<void(int64_t, int64_t)>& fn) {
+        std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
+        if (static_cast<int>(workers_.size()) != threads - 1) {
+            stop_workers();
+            start_workers(threads - 1);
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            fn_ = &fn;
+            begin_ = begin;
+            end_ = end;
+            chunks_ = threads;
+            next_chunk_ = 1;  // chunk 0 is the caller's
+            error_ = nullptr;
+            busy_ = static_cast<int>(workers_.size());
+            ++generation_;
+        }
+        wake_.notify_all();
+
+        t_inside_chunk = true;
+        run_chunk(0);
+        take_chunks();
+        t_inside_chunk = false;
+
+        std::exception_ptr error;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            done_.wait(lock, [&] { return busy_ == 0; });
+            error = error_;
+            fn_ = nullptr;
+        }
+        if (error) std::rethrow_exception(error);
+    }
+
+private:
+    // Runs chunks until none are left.
+    void take_chunks() {
+        for (int64_t c = next_chunk_.fetch_add(1); c < chunks_; c = next_chunk_.fetch_add(1))
+            run_chunk(c);
+    }
+
+    // Chunk c of `chunks_` near-equal parts; an exception is kept for the caller.
+    void run_chunk(int64_t c) {
+        const int64_t n = end_ - begin_;
+        const int64_t lo = begin_ + n * c / chunks_, hi = begin_ + n * (c + 1) / chunks_;
+        try {
+            (*fn_)(lo, hi);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!error_) error_ = std::current_exception();  // keep the first one
+        }
+    }
+
+    // `seen` is the last job this worker knows of; it waits for a newer one.
+    void worker_loop(uint64_t seen) {
+        t_inside_chunk = true;  // a parallel_for called from a worker runs serially
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+                if (stopping_) return;
+                seen = generation_;
+            }
+            take_chunks();
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (--busy_ == 0) done_.notify_one();
+            }
+        }
+    }
+
+    void start_workers(int n) {
+        stopping_ = false;
+        const uint64_t current = generation_;  // no job runs now: the caller holds run_mutex_
+        for (int i = 0; i < n; ++i) workers_.emplace_back([this, current] { worker_loop(current); });
+    }
+
+    void stop_workers() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        for (auto& w : workers_) w.join();
+        workers_.clear();
+    }
+
+    std::mutex run_mutex_;  // held for a whole job
+    std::mutex mutex_;      // guards everything below except next_chunk_
+    std::condition_variable wake_, done_;
+    std::vector<std::thread> workers_;
+    bool stopping_ = false;
+    uint64_t generation_ = 0;  // number of jobs published so far
+
+    // The current job.
+    const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+    int64_t begin_ = 0, end_ = 0, chunks_ = 0;
+    std::atomic<int64_t> next_chunk_{0};
+    int busy_ = 0;  // workers that have not checked out of the current job
+    std::exception_ptr error_;
+};
+
+// Built on first use, destroyed (workers joined) at exit.
+ThreadPool& pool() {
+    static ThreadPool instance;
+    return instance;
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+    if (n < 1)
+        throw std::invalid_argument("set_num_threads: expected n >= 1, got " + std::to_string(n));
+    g_num_threads = n;
+}
+
+int get_num_threads() {
+    int n = g_num_threads.load();
+    if (n == 0) {
+        n = default_num_threads();
+        int expected = 0;
+        if (!g_num_threads.compare_exchange_strong(expected, n)) n = expected;
+    }
+    return n;
+}
+
+void parallel_for(int64_t begin, int64_t end, const std::function<void(int64_t, int64_t)>& fn) {
+    if (end <= begin) return;
+    const int64_t threads = std::min<int64_t>(get_num_threads(), end - begin);
+    if (threads <= 1 || t_inside_chunk) {
+        fn(begin, end);
+        return;
+    }
+    pool().run(begin, end, static_cast<int>(threads), fn);
+}
+
+}  // namespace vitlab

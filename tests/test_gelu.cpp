@@ -1,0 +1,80 @@
+// test_gelu.cpp: GELU, exact and tanh-approximated (tensor/ops/gelu.h).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tests/fixture.h"
+
+using namespace vitlab;
+using vitlab::testing::check_close;
+using vitlab::testing::fixture;
+
+namespace {
+const GeluApproximate kModes[] = {GeluApproximate::None, GeluApproximate::Tanh};
+}
+
+TEST_CASE("gelu: x * Phi(x) at a few points, exact and tanh") {
+    // Phi(1) = 0.8413447, Phi(2) = 0.9772499, Phi(0.5) = 0.6914625, Phi(-3) = 0.0013499
+    const Tensor x = from_vector({0, 1, -1, 2, 0.5f, -3}, {6});
+    check_close(gelu(x),
+                from_vector({0, 0.8413447f, -0.1586553f, 1.9544997f, 0.3457312f, -0.0040499f},
+                            {6}),
+                1e-6f, 1e-5f);
+    // The tanh form is within ~5e-4 of the exact one, and off in the 4th digit here.
+    check_close(gelu(x, GeluApproximate::Tanh),
+                from_vector({0, 0.8411920f, -0.1588080f, 1.9545977f, 0.3457140f, -0.0036374f},
+                            {6}),
+                1e-6f, 1e-5f);
+}
+
+TEST_CASE("gelu: gelu(x) - gelu(-x) = x, since Phi(x) + Phi(-x) = 1") {
+    Generator gen(1);
+    const Tensor x = randn({7, 65}, gen) * 3.0f;
+    for (GeluApproximate mode : kModes) check_close(gelu(x, mode) - gelu(-x, mode), x, 1e-5f, 1e-5f);
+}
+
+TEST_CASE("gelu: huge |x| gives x or 0, never NaN") {
+    const Tensor x = from_vector({-1e30f, -1e4f, -20, 20, 1e4f, 1e30f}, {6});
+    const Tensor expected = from_vector({0, 0, 0, 20, 1e4f, 1e30f}, {6});
+    for (GeluApproximate mode : kModes) {
+        const Tensor out = gelu(x, mode);
+        check_close(out, expected, 1e-6f, 0.0f);
+        for (float v : out.to_vector()) CHECK_FALSE(std::isnan(v));
+    }
+    // +inf stays inf; -inf is inf * 0 = NaN, as in PyTorch.
+    const float inf = std::numeric_limits<float>::infinity();
+    CHECK(gelu(full({1}, inf)).item() == inf);
+    CHECK(std::isnan(gelu(full({1}, -inf)).item()));
+}
+
+TEST_CASE("gelu: keeps the shape and reads non-contiguous inputs") {
+    Generator gen(2);
+    const Tensor x = randn({17, 65}, gen);
+    for (GeluApproximate mode : kModes) {
+        const Tensor t = gelu(x.transpose(0, 1), mode);
+        CHECK(t.shape() == Shape{65, 17});
+        check_close(t, gelu(x, mode).transpose(0, 1), 0.0f, 0.0f);
+        check_close(gelu(x.slice(1, 1, 65, 3), mode), gelu(x, mode).slice(1, 1, 65, 3), 0.0f, 0.0f);
+    }
+    CHECK(gelu(zeros({0, 3})).shape() == Shape{0, 3});
+    CHECK(gelu(full({}, 1.0f)).item() == doctest::Approx(0.8413447f));
+}
+
+TEST_CASE("gelu: a large tensor split across threads equals its pieces") {
+    Generator gen(3);
+    const Tensor x = randn({300, 100}, gen) * 5.0f;
+    const Tensor out = gelu(x);
+    for (int64_t r : {0, 150, 299}) check_close(out.select(0, r), gelu(x.select(0, r)), 0.0f, 0.0f);
+}
+
+TEST_CASE("gelu: matches F.gelu, exact and approximate='tanh', on [-12, 12] and beyond") {
+    const auto f = fixture("gelu");
+    for (const char* name : {"range", "random"}) {
+        const std::string c = name;
+        CAPTURE(c);
+        check_close(gelu(f[c + ".x"]), f[c + ".exact"], 1e-6f, 1e-5f);
+        check_close(gelu(f[c + ".x"], GeluApproximate::Tanh), f[c + ".tanh"], 1e-6f, 1e-5f);
+    }
+}

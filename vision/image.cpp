@@ -1,0 +1,108 @@
+// image.cpp: size limits, reading a file's bytes, choosing a decoder, and to_tensor.
+#include "vision/image.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "vision/png_jpeg.h"
+#include "vision/ppm.h"
+
+namespace vitlab {
+
+void check_image_size(const std::string& name, int64_t width, int64_t height) {
+    if (width <= 0 || height <= 0)
+        throw ImageError(
+            fmt::format("{}: bad image size {}x{}: width and height must be at "
+                        "least 1",
+                        name, width, height));
+    if (width > kMaxImageSide || height > kMaxImageSide)
+        throw ImageError(
+            fmt::format("{}: image size {}x{} is too large: each side must be at "
+                        "most {}",
+                        name, width, height, kMaxImageSide));
+    if (width * height > kMaxImagePixels)
+        throw ImageError(
+            fmt::format("{}: image size {}x{} is too large: {} pixels, the limit is "
+                        "{}",
+                        name, width, height, width * height, kMaxImagePixels));
+}
+
+Tensor to_tensor(const Image& image) {
+    const int64_t H = image.height, W = image.width, C = image.channels;
+    if (H < 0 || W < 0 || C < 1 || C > 4)
+        throw ShapeError(
+            fmt::format("to_tensor: bad image {}x{} with {} channels (1 to 4)", W, H, C));
+    if (image.pixels.size() != static_cast<size_t>(H * W * C))
+        throw ShapeError(fmt::format("to_tensor: a {}x{}x{} image needs {} bytes, it has {}", W, H,
+                                     C, H * W * C, image.pixels.size()));
+    // (H, W, C) bytes -> (3, H, W) floats. Gray (C = 1 or 2) feeds all three planes from
+    // channel 0; a trailing alpha channel (C = 2 or 4) is never read.
+    Tensor out(Shape{3, H, W});
+    float* o = out.data();
+    const uint8_t* p = image.pixels.data();
+    for (int64_t c = 0; c < 3; ++c) {
+        const int64_t src = C >= 3 ? c : 0;
+        for (int64_t i = 0; i < H * W; ++i) o[c * H * W + i] = p[i * C + src] / 255.0f;
+    }
+    return out;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw ImageError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    std::vector<uint8_t> bytes;
+    std::vector<uint8_t> chunk(1 << 20);
+    for (;;) {
+        const size_t n = std::fread(chunk.data(), 1, chunk.size(), f);
+        bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+        if (bytes.size() > kMaxImageFileBytes) {
+            std::fclose(f);
+            throw ImageError(
+                fmt::format("{}: file is larger than {} bytes", path, kMaxImageFileBytes));
+        }
+        if (n < chunk.size()) break;
+    }
+    const bool failed = std::ferror(f) != 0;
+    const int err = errno;
+    std::fclose(f);
+    if (failed) throw ImageError(fmt::format("{}: cannot read: {}", path, std::strerror(err)));
+    return bytes;
+}
+
+Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
+    if (size == 0) throw ImageError(fmt::format("{}: empty file", name));
+    if (looks_like_ppm(data, size)) return decode_ppm(data, size, name);
+    // The first byte is enough to commit: the PNG/JPEG readers check the rest of the signature
+    // and call a file cut inside it truncated.
+    if (data[0] == 0x89 || data[0] == 0xFF) return decode_png_jpeg(data, size, name);
+
+    auto starts_with = [&](const char* magic, size_t n) {
+        return size >= n && std::memcmp(data, magic, n) == 0;
+    };
+    const char* other = starts_with("GIF8", 4)                                ? "GIF"
+                        : starts_with("BM", 2)                                ? "BMP"
+                        : starts_with("II*\0", 4) || starts_with("MM\0*", 4)  ? "TIFF"
+                        : size >= 12 && std::memcmp(data + 8, "WEBP", 4) == 0 ? "WebP"
+                                                                              : nullptr;
+    if (other)
+        throw ImageError(
+            fmt::format("{}: {} images are not supported; convert to PNG, JPEG or "
+                        "PPM",
+                        name, other));
+    std::string first;
+    for (size_t i = 0; i < size && i < 8; ++i) first += fmt::format(" {:02x}", data[i]);
+    throw ImageError(
+        fmt::format("{}: unknown image format (first bytes{}); vitlab reads PPM/PGM "
+                    "(P2, P3, P5, P6), PNG and JPEG",
+                    name, first));
+}
+
+Image read_image(const std::string& path) {
+    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    return decode_image(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace vitlab
