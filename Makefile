@@ -56,6 +56,8 @@ TUTORIALS := $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD)/tutorials/%)
 BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 
 .PHONY: all test run sanitize bench deps format clean exercise
+# Keep object files of tutorials and benches (make would delete them as intermediates).
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: deps

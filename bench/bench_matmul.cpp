@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "tensor/ops.h"
@@ -83,6 +84,13 @@ int main(int argc, char** argv) {
 
     std::printf("matmul: c (M, N) = a (M, K) @ b (K, N), float32; blocked = median of %d runs\n",
                 reps);
+    double load = 0.0;
+    const unsigned cores = std::thread::hardware_concurrency();
+    if (getloadavg(&load, 1) == 1 && load > cores)
+        std::printf(
+            "note: load average %.1f on %u cores; other processes compete for the CPU, so "
+            "these times are pessimistic\n",
+            load, cores);
     std::printf("%-18s %-8s %7s %11s %9s\n", "M x K x N", "kernel", "threads", "time (ms)",
                 "GFLOP/s");
     const int saved_threads = get_num_threads();

@@ -24,11 +24,11 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, i
     // PyTorch's reset_parameters: kaiming_uniform(a = sqrt(5)) gives the bound 1/sqrt(fan_in)
     // for the weight, and the bias uses the same bound. timm keeps this for the patch conv.
     const float bound = 1.0f / std::sqrt(float(in_channels * kernel_size * kernel_size));
-    weight = Tensor({out_channels, in_channels, kernel_size, kernel_size});
+    weight = empty({out_channels, in_channels, kernel_size, kernel_size});
     uniform_(weight, gen, -bound, bound);
     register_parameter("weight", &weight);
     if (bias) {
-        this->bias = Tensor({out_channels});
+        this->bias = empty({out_channels});
         uniform_(this->bias, gen, -bound, bound);
         register_parameter("bias", &this->bias);
     }

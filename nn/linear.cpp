@@ -11,7 +11,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& 
         throw std::invalid_argument("Linear: in_features and out_features must be positive, got " +
                                     std::to_string(in_features) + " and " +
                                     std::to_string(out_features));
-    weight = Tensor({out_features, in_features});
+    weight = empty({out_features, in_features});  // filled just below
     trunc_normal_(weight, gen, 0.0f, 0.02f, -2.0f, 2.0f);
     register_parameter("weight", &weight);
     if (bias) {

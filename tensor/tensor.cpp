@@ -75,6 +75,7 @@ int64_t Tensor::stride(int64_t d) const { return strides_[wrap_dim(d, dim(), "st
 int64_t Tensor::numel() const { return vitlab::numel(shape_); }
 
 bool Tensor::is_contiguous() const {
+    if (numel() == 0) return true;  // no elements: any strides will do, as in torch
     // Size-1 dims may have any stride (PyTorch agrees), so compare only the others.
     int64_t expected = 1;
     for (size_t i = shape_.size(); i-- > 0;) {

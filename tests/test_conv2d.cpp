@@ -18,7 +18,9 @@ const Kernel kKernels[] = {Kernel::Naive, Kernel::Blocked};
 const Tensor kNoBias;  // an empty tensor: no bias, like bias=None
 
 // The 3x3 image 1..9 as (1, 1, 3, 3).
-Tensor one_to_nine() { return arange(1.0f, 10.0f).reshape({1, 1, 3, 3}); }
+Tensor one_to_nine() {
+    return arange(1.0f, 10.0f).reshape({1, 1, 3, 3});
+}
 
 // Blocked within 1e-4 of naive (relative to the size of the outputs, which grow like sqrt(K)).
 void check_kernels_agree(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -72,8 +74,8 @@ TEST_CASE("conv2d: input channels are summed and each filter makes one output ch
     const Tensor b = from_vector({0, 1}, {2});
     for (Kernel k : kKernels) {
         CAPTURE(to_string(k));
-        check_close(conv2d(x, w, b, 1, 0, k),
-                    from_vector({1, 2, 3, 4, 5, 9, 13, 17}, {1, 2, 2, 2}), 0.0f, 0.0f);
+        check_close(conv2d(x, w, b, 1, 0, k), from_vector({1, 2, 3, 4, 5, 9, 13, 17}, {1, 2, 2, 2}),
+                    0.0f, 0.0f);
     }
 }
 
@@ -94,12 +96,10 @@ TEST_CASE("conv2d: output size is (H + 2 padding - kH) / stride + 1, rounded dow
     for (Kernel k : kKernels) {
         CAPTURE(to_string(k));
         CHECK(conv2d(x, randn({5, 3, 3, 3}, gen), kNoBias, 2, 0, k).shape() == Shape{2, 5, 3, 3});
-        CHECK(conv2d(x, randn({5, 3, 3, 2}, gen), kNoBias, 1, 2, k).shape() ==
-              Shape{2, 5, 9, 11});
+        CHECK(conv2d(x, randn({5, 3, 3, 2}, gen), kNoBias, 1, 2, k).shape() == Shape{2, 5, 9, 11});
         CHECK(conv2d(x, randn({1, 3, 7, 8}, gen), kNoBias, 1, 0, k).shape() == Shape{2, 1, 1, 1});
         // A kernel as large as the padded input: one output pixel.
-        CHECK(conv2d(x, randn({1, 3, 9, 10}, gen), kNoBias, 4, 1, k).shape() ==
-              Shape{2, 1, 1, 1});
+        CHECK(conv2d(x, randn({1, 3, 9, 10}, gen), kNoBias, 4, 1, k).shape() == Shape{2, 1, 1, 1});
         // An empty batch is allowed, as in PyTorch.
         CHECK(conv2d(zeros({0, 3, 7, 8}), randn({4, 3, 3, 3}, gen), kNoBias, 1, 0, k).shape() ==
               Shape{0, 4, 5, 6});
@@ -115,8 +115,8 @@ TEST_CASE("conv2d: patch embedding (kernel = stride = 16) is one dot product per
     CHECK(out.shape() == Shape{2, 6, 4, 4});
     const std::array<int64_t, 4> picks[] = {{0, 0, 0, 0}, {1, 5, 3, 2}, {0, 2, 1, 3}};
     for (auto [n, o, py, px] : picks) {
-        const Tensor patch = x.select(0, n).slice(1, py * 16, py * 16 + 16).slice(2, px * 16,
-                                                                                 px * 16 + 16);
+        const Tensor patch =
+            x.select(0, n).slice(1, py * 16, py * 16 + 16).slice(2, px * 16, px * 16 + 16);
         double dot = b.at({o});
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t i = 0; i < 16; ++i)
@@ -131,21 +131,21 @@ TEST_CASE("conv2d: blocked matches naive for many sizes, strides, paddings and k
         int64_t N, C_in, H, W, C_out, kH, kW, stride, padding;
     };
     const Case cases[] = {
-        {1, 1, 1, 1, 1, 1, 1, 1, 0},      // everything of size 1
-        {2, 3, 7, 7, 4, 3, 3, 1, 1},      // "same" 3x3 convolution
-        {1, 3, 17, 17, 7, 3, 3, 2, 1},    // stride 2
-        {1, 2, 63, 65, 3, 5, 5, 2, 2},    //
-        {1, 1, 64, 64, 2, 7, 7, 3, 3},    //
-        {2, 17, 9, 9, 5, 3, 3, 1, 0},     // 17 channels
-        {1, 65, 5, 5, 3, 1, 1, 1, 0},     // 1x1 convolution over 65 channels
-        {1, 2, 3, 577, 3, 3, 3, 1, 1},    // a wide strip
-        {1, 3, 8, 9, 2, 4, 2, 1, 0},      // rectangular kernel
-        {1, 3, 5, 5, 2, 2, 3, 2, 0},      // stride = kH but not kW: not a patch embedding
-        {1, 3, 10, 10, 4, 3, 3, 3, 1},    // stride = kernel with padding: not one either
-        {1, 3, 10, 10, 4, 3, 3, 3, 0},    // patch embedding with 3x3 patches
-        {2, 3, 37, 35, 5, 8, 8, 8, 0},    // patches that leave pixels over on the edges
+        {1, 1, 1, 1, 1, 1, 1, 1, 0},        // everything of size 1
+        {2, 3, 7, 7, 4, 3, 3, 1, 1},        // "same" 3x3 convolution
+        {1, 3, 17, 17, 7, 3, 3, 2, 1},      // stride 2
+        {1, 2, 63, 65, 3, 5, 5, 2, 2},      // 5x5 kernel, odd image sizes
+        {1, 1, 64, 64, 2, 7, 7, 3, 3},      // 7x7 kernel, stride 3, padding 3
+        {2, 17, 9, 9, 5, 3, 3, 1, 0},       // 17 channels
+        {1, 65, 5, 5, 3, 1, 1, 1, 0},       // 1x1 convolution over 65 channels
+        {1, 2, 3, 577, 3, 3, 3, 1, 1},      // a wide strip
+        {1, 3, 8, 9, 2, 4, 2, 1, 0},        // rectangular kernel
+        {1, 3, 5, 5, 2, 2, 3, 2, 0},        // stride = kH but not kW: not a patch embedding
+        {1, 3, 10, 10, 4, 3, 3, 3, 1},      // stride = kernel with padding: not one either
+        {1, 3, 10, 10, 4, 3, 3, 3, 0},      // patch embedding with 3x3 patches
+        {2, 3, 37, 35, 5, 8, 8, 8, 0},      // patches that leave pixels over on the edges
         {1, 3, 64, 64, 32, 16, 16, 16, 0},  // ViT patch embedding on a 64x64 image
-        {1, 2, 4, 4, 3, 6, 6, 1, 1},      // kernel exactly the padded size
+        {1, 2, 4, 4, 3, 6, 6, 1, 1},        // kernel exactly the padded size
     };
     Generator gen(4);
     for (const Case& c : cases) {
@@ -166,7 +166,7 @@ TEST_CASE("conv2d: non-contiguous input, weight and bias are read through their 
     const Tensor transposed = randn({1, 3, 32, 32}, gen).transpose(2, 3);
     const Tensor w8 = randn({4, 3, 8, 8}, gen).transpose(2, 3);
     const Tensor w3 = randn({3, 3, 4, 3}, gen).permute({2, 0, 1, 3});  // (4, 3, 3, 3)
-    const Tensor b = randn({8}, gen).slice(0, 0, 8, 2);          // (4) with stride 2
+    const Tensor b = randn({8}, gen).slice(0, 0, 8, 2);                // (4) with stride 2
     for (const Tensor& x : {nhwc, strided, transposed}) {
         CAPTURE(to_string(x.strides()));
         REQUIRE_FALSE(x.is_contiguous());
@@ -234,9 +234,9 @@ TEST_CASE("conv2d: matches F.conv2d with padding, stride and the patch embedding
         const auto padding = static_cast<int64_t>(f[c + ".padding"].item());
         for (Kernel k : kKernels) {
             CAPTURE(to_string(k));
-            check_close(conv2d(f[c + ".input"], f[c + ".weight"], f[c + ".bias"], stride, padding,
-                               k),
-                        f[c + ".out"], 1e-4f, 1e-4f);
+            check_close(
+                conv2d(f[c + ".input"], f[c + ".weight"], f[c + ".bias"], stride, padding, k),
+                f[c + ".out"], 1e-4f, 1e-4f);
         }
     }
 }

@@ -19,20 +19,19 @@ TEST_CASE("gelu: x * Phi(x) at a few points, exact and tanh") {
     // Phi(1) = 0.8413447, Phi(2) = 0.9772499, Phi(0.5) = 0.6914625, Phi(-3) = 0.0013499
     const Tensor x = from_vector({0, 1, -1, 2, 0.5f, -3}, {6});
     check_close(gelu(x),
-                from_vector({0, 0.8413447f, -0.1586553f, 1.9544997f, 0.3457312f, -0.0040499f},
-                            {6}),
+                from_vector({0, 0.8413447f, -0.1586553f, 1.9544997f, 0.3457312f, -0.0040499f}, {6}),
                 1e-6f, 1e-5f);
     // The tanh form is within ~5e-4 of the exact one, and off in the 4th digit here.
     check_close(gelu(x, GeluApproximate::Tanh),
-                from_vector({0, 0.8411920f, -0.1588080f, 1.9545977f, 0.3457140f, -0.0036374f},
-                            {6}),
+                from_vector({0, 0.8411920f, -0.1588080f, 1.9545977f, 0.3457140f, -0.0036374f}, {6}),
                 1e-6f, 1e-5f);
 }
 
 TEST_CASE("gelu: gelu(x) - gelu(-x) = x, since Phi(x) + Phi(-x) = 1") {
     Generator gen(1);
     const Tensor x = randn({7, 65}, gen) * 3.0f;
-    for (GeluApproximate mode : kModes) check_close(gelu(x, mode) - gelu(-x, mode), x, 1e-5f, 1e-5f);
+    for (GeluApproximate mode : kModes)
+        check_close(gelu(x, mode) - gelu(-x, mode), x, 1e-5f, 1e-5f);
 }
 
 TEST_CASE("gelu: huge |x| gives x or 0, never NaN") {

@@ -14,12 +14,11 @@ TEST_CASE("layer_norm: [1, 2, 3, 4] by hand") {
     // mean 2.5, var (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25, so out = (x - 2.5) / sqrt(1.25).
     const Tensor x = from_vector({1, 2, 3, 4}, {4});
     check_close(layer_norm(x, ones({4}), zeros({4}), 0.0f),
-                from_vector({-1.3416408f, -0.4472136f, 0.4472136f, 1.3416408f}, {4}), 1e-6f,
-                1e-6f);
+                from_vector({-1.3416408f, -0.4472136f, 0.4472136f, 1.3416408f}, {4}), 1e-6f, 1e-6f);
     // Then times weight, plus bias, feature by feature.
-    check_close(layer_norm(x, from_vector({1, 2, 1, 1}, {4}), from_vector({0, 0, 1, -1}, {4}), 0.0f),
-                from_vector({-1.3416408f, -0.8944272f, 1.4472136f, 0.3416408f}, {4}), 1e-6f,
-                1e-6f);
+    check_close(
+        layer_norm(x, from_vector({1, 2, 1, 1}, {4}), from_vector({0, 0, 1, -1}, {4}), 0.0f),
+        from_vector({-1.3416408f, -0.8944272f, 1.4472136f, 0.3416408f}, {4}), 1e-6f, 1e-6f);
     // The default eps = 1e-5 sits inside the square root.
     const float s = 1.0f / std::sqrt(1.25f + 1e-5f);
     check_close(layer_norm(x, ones({4}), zeros({4})),
@@ -69,9 +68,9 @@ TEST_CASE("layer_norm: eps matters when the variance is tiny") {
 
 TEST_CASE("layer_norm: transposed and sliced inputs, weight and bias read like their copies") {
     Generator gen(3);
-    const Tensor x = randn({65, 17}, gen).transpose(0, 1);  // (17, 65), last dim stride 17
+    const Tensor x = randn({65, 17}, gen).transpose(0, 1);   // (17, 65), last dim stride 17
     const Tensor w = randn({130}, gen).slice(0, 0, 130, 2);  // (65), stride 2
-    const Tensor b = randn({65, 2}, gen).select(1, 1);      // (65), stride 2
+    const Tensor b = randn({65, 2}, gen).select(1, 1);       // (65), stride 2
     REQUIRE_FALSE(x.is_contiguous());
     check_close(layer_norm(x, w, b, 1e-5f), layer_norm(x.clone(), w.clone(), b.clone(), 1e-5f),
                 0.0f, 0.0f);

@@ -142,10 +142,9 @@ TEST_CASE("matmul: Tensor::matmul is the same as matmul") {
 
 TEST_CASE("matmul: mismatched inner sizes name both shapes") {
     CHECK_THROWS_WITH_AS(matmul(zeros({576, 768}), zeros({512, 10})),
-                         "matmul: cannot multiply (576, 768) by (512, 10): 768 != 512",
-                         ShapeError);
-    CHECK_THROWS_WITH_AS(matmul(zeros({3}), zeros({4})), "matmul: cannot multiply (3) by (4): 3 != 4",
-                         ShapeError);
+                         "matmul: cannot multiply (576, 768) by (512, 10): 768 != 512", ShapeError);
+    CHECK_THROWS_WITH_AS(matmul(zeros({3}), zeros({4})),
+                         "matmul: cannot multiply (3) by (4): 3 != 4", ShapeError);
     CHECK_THROWS_WITH_AS(matmul(zeros({3}), zeros({2, 4, 5})),
                          "matmul: cannot multiply (3) by (2, 4, 5): 3 != 4", ShapeError);
     CHECK_THROWS_WITH_AS(matmul(zeros({2, 3, 4}), zeros({5}), Kernel::Naive),
@@ -177,10 +176,12 @@ TEST_CASE("matmul: gemm checks its output tensor") {
                          std::invalid_argument);
     Tensor c = zeros({2, 4});
     CHECK_THROWS_WITH_AS(gemm_blocked(zeros({2, 3, 1}), b, c),
-                         "gemm_blocked: expected 2-d a and b, got (2, 3, 1) and (3, 4)", ShapeError);
+                         "gemm_blocked: expected 2-d a and b, got (2, 3, 1) and (3, 4)",
+                         ShapeError);
     Tensor square = zeros({3, 3});
     CHECK_THROWS_WITH_AS(gemm_blocked(square, square, square),
-                         "gemm_blocked: c must not share storage with a or b", std::invalid_argument);
+                         "gemm_blocked: c must not share storage with a or b",
+                         std::invalid_argument);
 }
 
 // ---- naive vs blocked ---------------------------------------------------------------------
@@ -190,12 +191,14 @@ TEST_CASE("matmul: naive and blocked agree on every M, N, K in {1, 3, 7, 17, 63,
     const int64_t sizes[] = {1, 3, 7, 17, 63, 64, 65};
     for (int64_t M : sizes)
         for (int64_t N : sizes)
-            for (int64_t K : sizes) check_naive_and_blocked_agree(randn({M, K}, gen), randn({K, N}, gen));
+            for (int64_t K : sizes)
+                check_naive_and_blocked_agree(randn({M, K}, gen), randn({K, N}, gen));
 }
 
 TEST_CASE("matmul: naive and blocked agree when a size is 577 (several K blocks, tile edges)") {
     Generator gen(8);
-    const Shape shapes[] = {{577, 64, 65}, {63, 577, 17}, {17, 65, 577}, {64, 577, 64}, {1, 577, 577}};
+    const Shape shapes[] = {
+        {577, 64, 65}, {63, 577, 17}, {17, 65, 577}, {64, 577, 64}, {1, 577, 577}};
     for (const Shape& s : shapes)  // (M, K, N)
         check_naive_and_blocked_agree(randn({s[0], s[1]}, gen), randn({s[1], s[2]}, gen));
 }
@@ -203,9 +206,9 @@ TEST_CASE("matmul: naive and blocked agree when a size is 577 (several K blocks,
 TEST_CASE("matmul: non-contiguous operands (transposed, sliced with a step, expanded)") {
     Generator gen(9);
     const Tensor base_a = randn({40, 70}, gen), base_b = randn({90, 50}, gen);
-    const Tensor a_t = base_a.transpose(0, 1);            // (70, 40), strides (1, 70)
-    const Tensor b_step = base_b.slice(0, 0, 80, 2);      // (40, 50), every other row
-    const Tensor b_cols = base_b.slice(1, 1, 50, 3);      // (90, 17), every third column
+    const Tensor a_t = base_a.transpose(0, 1);                  // (70, 40), strides (1, 70)
+    const Tensor b_step = base_b.slice(0, 0, 80, 2);            // (40, 50), every other row
+    const Tensor b_cols = base_b.slice(1, 1, 50, 3);            // (90, 17), every third column
     const Tensor b_row = randn({1, 33}, gen).expand({40, 33});  // stride 0 rows
     REQUIRE_FALSE(a_t.is_contiguous());
     REQUIRE_FALSE(b_step.is_contiguous());
@@ -256,9 +259,8 @@ TEST_CASE("matmul: gemm_blocked overwrites c, whatever it held") {
 
 TEST_CASE("matmul: matches torch.matmul") {
     const auto f = fixture("matmul");
-    const char* cases[] = {"mm",        "dot",       "vec_mat",   "mat_vec", "bmm",
-                           "broadcast", "batch_mat", "mat_batch", "vec_batch", "batch_vec",
-                           "edges",     "empty_k"};
+    const char* cases[] = {"mm",        "dot",       "vec_mat",   "mat_vec",   "bmm",   "broadcast",
+                           "batch_mat", "mat_batch", "vec_batch", "batch_vec", "edges", "empty_k"};
     for (Kernel k : kBoth)
         for (const std::string name : cases) {
             INFO("case ", name, ", kernel ", to_string(k));

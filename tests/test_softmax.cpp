@@ -99,7 +99,8 @@ TEST_CASE("softmax: -inf entries get probability 0; a row of only -inf gives NaN
     double sum = 0.0;
     for (float e : v) sum += std::exp(e - max);
     std::vector<float> expected(v.size());
-    for (size_t i = 0; i < v.size(); ++i) expected[i] = static_cast<float>(std::exp(v[i] - max) / sum);
+    for (size_t i = 0; i < v.size(); ++i)
+        expected[i] = static_cast<float>(std::exp(v[i] - max) / sum);
     for (Kernel k : kKernels) {
         CAPTURE(to_string(k));
         check_close(softmax(x, 0, k), from_vector(expected, {19}), 1e-7f, 1e-6f);
@@ -141,14 +142,25 @@ TEST_CASE("softmax: blocked matches naive on rows of length 1, 3, 7, 17, 63, 64,
     }
 }
 
+TEST_CASE("softmax: blocked keeps 1e-6 relative accuracy, even for tiny probabilities") {
+    // Row r is [0, -t] with t = r / 100 up to 87: out[1] = exp(-t) / (1 + exp(-t)) runs down
+    // to 1e-38, so this checks the blocked kernel's own exp relative to std::exp everywhere.
+    const int64_t rows = 8701;
+    Tensor x = zeros({rows, 2});
+    for (int64_t r = 0; r < rows; ++r) x.at({r, 1}) = -0.01f * static_cast<float>(r);
+    check_close(softmax_blocked(x, 1), softmax_naive(x, 1), 0.0f, 1e-6f);
+    const Tensor xt = x.transpose(0, 1).contiguous();  // the same rows as columns
+    check_close(softmax_blocked(xt, 0), softmax_naive(xt, 0), 0.0f, 1e-6f);
+}
+
 TEST_CASE("softmax: transposed and sliced inputs give the softmax of their contiguous copy") {
     Generator gen(5);
     const Tensor base = randn({17, 65}, gen);
     const Tensor views[] = {
-        base.transpose(0, 1),         // (65, 17), strides (1, 65)
-        base.slice(1, 1, 64, 2),      // every other column
-        base.slice(0, 3, 10).slice(1, 0, 60),  // a block, rows 65 apart
-        base.select(1, 7),            // one column, stride 65
+        base.transpose(0, 1),                   // (65, 17), strides (1, 65)
+        base.slice(1, 1, 64, 2),                // every other column
+        base.slice(0, 3, 10).slice(1, 0, 60),   // a block, rows 65 apart
+        base.select(1, 7),                      // one column, stride 65
         base.unsqueeze(0).expand({3, 17, 65}),  // stride 0 on dim 0
     };
     for (const Tensor& v : views) {

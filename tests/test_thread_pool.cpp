@@ -40,7 +40,8 @@ std::vector<std::pair<int64_t, int64_t>> chunks_of(int64_t begin, int64_t end) {
 TEST_CASE("parallel_for: visits every index of the range exactly once") {
     for (int threads : {1, 2, 3, 5}) {
         ThreadsForTest t(threads);
-        for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 1}, {3, 10}, {-4, 4}, {0, 1000}}) {
+        for (auto range : {std::pair<int64_t, int64_t>{0, 1}, {3, 10}, {-4, 4}, {0, 1000}}) {
+            const int64_t begin = range.first, end = range.second;
             std::vector<std::atomic<int>> visits(static_cast<size_t>(end - begin));
             parallel_for(begin, end, [&](int64_t b, int64_t e) {
                 for (int64_t i = b; i < e; ++i) ++visits[static_cast<size_t>(i - begin)];

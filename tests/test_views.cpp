@@ -325,6 +325,7 @@ TEST_CASE("is_contiguous: row-major strides, ignoring size-1 dims, as in torch")
     CHECK(x.unsqueeze(3).is_contiguous());
     CHECK(zeros({1, 5}).transpose(0, 1).is_contiguous());  // a (5, 1) column with strides (1, 5)
     CHECK(zeros({3, 0}).transpose(0, 1).is_contiguous());  // no elements
+    CHECK(zeros({0, 6}).slice(1, 0, kEnd, 2).is_contiguous());  // no elements, strides (6, 2)
 }
 
 // ---- element access and dim errors ------------------------------------------------------------

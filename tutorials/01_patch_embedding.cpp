@@ -103,6 +103,6 @@ int main() {
                     fmt::format("max |conv - (patches @ W^T + b)| = {:.2e} (< 1e-3)", diff));
     fmt::print(
         "(It can be exactly 0: the blocked conv2d does this very thing inside, im2col + matmul.\n"
-        " conv2d_naive, the formula as seven loops, agrees to ~1e-4 but takes seconds.)\n");
+        " conv2d_naive, the formula as seven loops, agrees up to rounding but takes seconds.)\n");
     return tutorial::exit_code();
 }

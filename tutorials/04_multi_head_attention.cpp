@@ -66,7 +66,7 @@ int main() {
 
     // 12 heads of 64 cost what one head of 768 costs: 12 * 577*577*64 = 577*577*768.
     fmt::print("\nMultiply-adds in q @ k^T:\n");
-    step("12 heads x 577 x 577 x 64", fmt::format("{}", H * N * N * D));
-    step("one head x 577 x 577 x 768", fmt::format("{}", N * N * C));
+    step("12 heads x 577 x 577 x 64", tutorial::thousands(H * N * N * D));
+    step("one head x 577 x 577 x 768", tutorial::thousands(N * N * C));
     return tutorial::exit_code();
 }

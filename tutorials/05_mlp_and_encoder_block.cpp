@@ -64,6 +64,6 @@ int main() {
     tutorial::check(diff < 1e-4f, fmt::format("equals nn::Block(768, 12, 3072) "
                                               "(max difference {:.1e})",
                                               diff));
-    fmt::print("Parameters in one block: {}\n", block.num_parameters());
+    fmt::print("Parameters in one block: {}\n", tutorial::thousands(block.num_parameters()));
     return tutorial::exit_code();
 }

@@ -25,7 +25,7 @@ int main() {
     nn::ModuleList<nn::Block> blocks;
     for (int64_t i = 0; i < depth; ++i) blocks.emplace_back(dim, heads, mlp_dim);
     fmt::print("Built {} blocks, {} parameters, in {:.2f} s\n", blocks.size(),
-               blocks.num_parameters(), build.seconds());
+               tutorial::thousands(blocks.num_parameters()), build.seconds());
 
     Tensor x = randn({1, N, dim}, gen);  // the embedded tokens of tutorial 02
     fmt::print("Input: {}\n", x.shape());

@@ -101,6 +101,9 @@ int main() {
                     fmt::format("model(images) == the hand-built steps (max logit difference "
                                 "{:.2e}, logits of size ~{:.2f})",
                                 diff, tutorial::rms(logits)));
+    fmt::print(
+        "(0 is possible: the same kernels doing the same sums in the same order give the\n"
+        " same bits. Summing in another order would change the last digits.)\n");
     const TopK top_model = topk(logits, 5, -1), top_hand = topk(by_hand, 5, -1);
     fmt::print("Top-5 classes, model:   ");
     for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", int64_t(top_model.indices.at({0, i})));

@@ -138,6 +138,25 @@ void check_png_container(const uint8_t* data, size_t size, const std::string& na
     }
 }
 
+// A DHT segment's payload: tables of [class << 4 | id][16 code counts][sum(counts) symbols].
+// A JPEG Huffman code has at most 256 symbols (stb's table holds 256 + 1).
+static void check_huffman_tables(const uint8_t* p, size_t size, size_t at,
+                                 const std::string& name) {
+    size_t pos = 0;
+    while (pos < size) {
+        if (size - pos < 17 || (p[pos] >> 4) > 1 || (p[pos] & 15) > 3)
+            fail(name,
+                 fmt::format("corrupt JPEG: bad Huffman table in segment FF C4 at byte {}", at));
+        size_t codes = 0;
+        for (int i = 1; i <= 16; ++i) codes += p[pos + i];
+        if (codes > 256 || size - pos - 17 < codes)
+            fail(name, fmt::format("corrupt JPEG: Huffman table in segment FF C4 at byte {} has {} "
+                                   "codes (at most 256, and {} bytes left)",
+                                   at, codes, size - pos - 17));
+        pos += 17 + codes;
+    }
+}
+
 // JPEG = markers FF xx. Most carry a segment [length u16 BE, counting itself][payload]; after
 // SOS (FF DA) come entropy-coded bytes, in which FF is written as FF 00 and RSTn markers may
 // appear, until the next real marker. The file ends with EOI (FF D9).
@@ -175,6 +194,7 @@ void check_jpeg_container(const uint8_t* data, size_t size, const std::string& n
             fail(name, fmt::format("truncated JPEG: segment FF {:02X} at byte {} needs {} bytes, "
                                    "the file has {}",
                                    marker, pos - 2, length + 2, size - pos + 2));
+        if (marker == 0xC4) check_huffman_tables(data + pos + 2, length - 2, pos - 2, name);
         pos += length;
         // SOF0..SOF15 are C0..CF except C4 (DHT), C8 (reserved) and CC (DAC).
         if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
@@ -195,8 +215,13 @@ void check_jpeg_container(const uint8_t* data, size_t size, const std::string& n
     }
 }
 
+}  // namespace detail
+
+namespace {
+
 #ifdef VITLAB_HAVE_STB
 
+// stb_image on bytes that passed the container checks.
 Image stb_decode(const uint8_t* data, size_t size, const std::string& name) {
     const char* kind = size > 0 && data[0] == 0x89 ? "PNG" : "JPEG";
     if (size > static_cast<size_t>(INT_MAX)) fail(name, "file too large for stb_image");
@@ -236,7 +261,7 @@ Image stb_decode(const uint8_t* data, size_t size, const std::string& name) {
 
 #endif
 
-}  // namespace detail
+}  // namespace
 
 bool have_png_jpeg() {
 #ifdef VITLAB_HAVE_STB
@@ -261,12 +286,12 @@ Image decode_png_jpeg(const uint8_t* data, size_t size, const std::string& name)
                                    first));
         }
     }
-    if (!have_png_jpeg()) return detail::stb_decode(data, size, name);  // throws: how to install
+    if (!have_png_jpeg()) return stb_decode(data, size, name);  // throws: how to install
     if (png)
         detail::check_png_container(data, size, name);
     else
         detail::check_jpeg_container(data, size, name);
-    return detail::stb_decode(data, size, name);
+    return stb_decode(data, size, name);
 }
 
 }  // namespace vitlab

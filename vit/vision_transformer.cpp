@@ -24,9 +24,9 @@ VisionTransformer::VisionTransformer(const ViTConfig& config_in, uint64_t seed)
 
     // timm: trunc_normal_(pos_embed, std=.02) and normal_(cls_token, std=1e-6). The class token
     // starts almost at zero; it learns what to gather from the patches.
-    pos_embed = Tensor({1, config.num_tokens(), C});
+    pos_embed = empty({1, config.num_tokens(), C});
     nn::trunc_normal_(pos_embed, gen_, 0.0f, 0.02f, -2.0f, 2.0f);
-    cls_token = Tensor({1, 1, C});
+    cls_token = empty({1, 1, C});
     nn::normal_(cls_token, gen_, 0.0f, 1e-6f);
 
     // Registration order gives timm's state dict order.

@@ -109,8 +109,8 @@ void add_bias(Tensor& out, const Tensor& bias) {
 
 }  // namespace
 
-Tensor conv2d_blocked(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                      int64_t stride, int64_t padding) {
+Tensor conv2d_blocked(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride,
+                      int64_t padding) {
     const Shape out_shape = detail::conv2d_output_shape(input, weight, bias, stride, padding);
     const int64_t N = out_shape[0], C_out = out_shape[1], H_out = out_shape[2],
                   W_out = out_shape[3];

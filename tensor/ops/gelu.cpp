@@ -5,16 +5,19 @@
 // was a faster stand-in for erf; ViT checkpoints are trained with the exact one, the default.
 // Both formulas are safe for huge |x|: erf and tanh saturate at +-1, so x = -1e30 gives -0,
 // not NaN (x^3 overflowing to -inf inside tanh is harmless).
+#include "tensor/ops/gelu.h"
+
 #include <cmath>
 
-#include "tensor/ops/gelu.h"
 #include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
 
 namespace {
 
-float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+float gelu_erf(float x) {
+    return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+}
 
 float gelu_tanh(float x) {
     const float k = 0.79788456080286536f;  // sqrt(2 / pi)

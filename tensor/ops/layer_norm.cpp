@@ -5,9 +5,10 @@
 // passes (mean first, then the squared deviations from it) in double: the one-pass formula
 // E[x^2] - E[x]^2 cancels catastrophically when the mean is large compared to the spread.
 // Rows are independent, so threads take whole rows.
+#include "tensor/ops/layer_norm.h"
+
 #include <cmath>
 
-#include "tensor/ops/layer_norm.h"
 #include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {

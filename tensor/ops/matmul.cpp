@@ -6,13 +6,13 @@
 //   3. one 2-d product per batch index (gemm_naive or gemm_blocked, by Kernel);
 //   4. the dims added in step 1 are removed from the result.
 // Read matmul_naive.cpp next (the formula), then matmul_blocked.cpp (the fast version).
+#include "tensor/ops/matmul.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
 #include <vector>
-
-#include "tensor/ops/matmul.h"
 
 namespace vitlab {
 
@@ -31,8 +31,8 @@ void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Ten
     const Shape want{a.size(0), b.size(1)};
     if (c.shape() != want)
         throw ShapeError(fmt::format("{}: c has shape {}, expected {} for {} @ {}", op,
-                                     to_string(c.shape()), to_string(want),
-                                     to_string(a.shape()), to_string(b.shape())));
+                                     to_string(c.shape()), to_string(want), to_string(a.shape()),
+                                     to_string(b.shape())));
     if (!c.is_contiguous())
         throw std::invalid_argument(fmt::format("{}: c must be contiguous", op));
     if (c.numel() > 0 && (c.shares_storage_with(a) || c.shares_storage_with(b)))
@@ -118,9 +118,15 @@ Tensor matmul(const Tensor& a, const Tensor& b, Kernel kernel) {
     return out.view(final_shape);
 }
 
-Tensor matmul_naive(const Tensor& a, const Tensor& b) { return matmul(a, b, Kernel::Naive); }
-Tensor matmul_blocked(const Tensor& a, const Tensor& b) { return matmul(a, b, Kernel::Blocked); }
+Tensor matmul_naive(const Tensor& a, const Tensor& b) {
+    return matmul(a, b, Kernel::Naive);
+}
+Tensor matmul_blocked(const Tensor& a, const Tensor& b) {
+    return matmul(a, b, Kernel::Blocked);
+}
 
-Tensor Tensor::matmul(const Tensor& other) const { return vitlab::matmul(*this, other); }
+Tensor Tensor::matmul(const Tensor& other) const {
+    return vitlab::matmul(*this, other);
+}
 
 }  // namespace vitlab

@@ -1,43 +1,48 @@
-// matmul_blocked.cpp: a fast c = a @ b, in the structure of GotoBLAS / BLIS.
+// matmul_blocked.cpp: a fast c = a @ b, built the way GotoBLAS and BLIS build theirs.
 //
-// The naive loops (matmul_naive.cpp) do 2 loads per multiply-add. This file gets close to one
-// multiply-add per cycle per SIMD lane by keeping a small tile of c in registers, and by
-// copying ("packing") a and b into the order the tile loop reads them, in blocks that fit the
-// caches. The five loops, outermost first (a (M, K), b (K, N), c (M, N)):
+// Read matmul_naive.cpp first: its inner loop does two loads per multiply-add and walks b
+// down a column. Here a small tile of c stays in registers for a whole run over K, and a and
+// b are first copied ("packed") into exactly the order that run reads them, in blocks sized
+// to stay in the caches. a (M, K), b (K, N), c (M, N); five loops, outermost first:
 //
-//   loop 5  for jc in [0, N) step NC       b panel  (KC, NC)   -- L3 (shared by the cores)
+//   loop 5  for jc in [0, N) step NC                b panel        (KC, NC)  stays in L3
 //   loop 4    for pc in [0, K) step KC
-//   loop 3      for ic in [0, M) step MC   pack a block (MC, KC) -- L2
-//   loop 2        for jr in [0, NC) step NR    b micro-panel (KC, NR) -- L1
-//   loop 1          for ir in [0, MC) step MR      a micro-panel (MR, KC) streams from L2
-//                     micro-kernel:  c tile (MR, NR) += a micro-panel @ b micro-panel
+//   loop 3      for ic in [0, M) step MC            pack a block   (MC, KC)  stays in L2
+//   loop 2        for jr in [jc, jc + NC) step NR     b micro-panel (KC, NR)  stays in L1
+//   loop 1          for ir in [ic, ic + MC) step MR     a micro-panel (MR, KC) comes from L2
+//                     micro-kernel: c tile (MR, NR) += a micro-panel @ b micro-panel
 //
-//          one step p of the micro-kernel (an outer product, MR * NR multiply-adds):
+//                                  NR
+//                              +--------+
+//                              | b      |  KC     read from L1 by MC / MR micro-kernels
+//                              | micro- |
+//                              | panel  |
+//                KC            +--------+
+//        +-----------------+   +--------+
+//     MR | a micro-panel   |   | c tile |  MR     MR x NR accumulators in registers, c is
+//        +-----------------+   +--------+         read and written once per KC
 //
-//                     b[p][0 .. NR)        NR/L vector loads          (L = floats per register)
-//                  +----------------+
-//        a[0][p]   | c tile: MR x NR |     MR broadcasts of one a value each
-//        a[1][p]   | accumulators    |     MR * NR / L fused multiply-adds
-//          ...     | in registers    |
-//        a[MR-1][p]+----------------+
+// One step p of the micro-kernel: load b[p][0 .. NR) into NR / L registers (L floats per
+// register), then for each row r broadcast a[r][p] and do NR / L fused multiply-adds into
+// row r's accumulators: MR * NR / L multiply-adds for NR / L + MR loads.
+//   AVX-512 (L = 16): 12 x 32 tile, 24 accumulators + 2 for b of the 32 registers
+//   AVX2    (L = 8):   6 x 16 tile, 12 accumulators + 2 for b + 1 broadcast of 16
+//   NEON    (L = 4):   8 x 12 tile, 24 accumulators + 3 for b of 32
+//   portable:          4 x 16 tile of plain floats; the compiler vectorises the j loop
 //
-// On AVX-512 (16 floats per register) the tile is 12 x 32: 24 accumulator registers, 2 for
-// b, and broadcasts folded into the multiply-adds, 24 FMAs per 2 + 12 loads.
-// Packing: a block becomes MR-row micro-panels stored k-major (a[r][p] at p * MR + r); b
-// becomes NR-column micro-panels stored k-major (b[p][j] at p * NR + j). The micro-kernel then
-// reads both with unit stride. Packing reads a and b through their strides, so transposed or
-// sliced inputs cost nothing extra, and it pads the ragged last rows / columns with zeros, so
-// the micro-kernel always computes a full tile (partial tiles go through a small buffer).
+// Packing: an a block becomes MR-row micro-panels stored k-major (a[r][p] at p * MR + r); b
+// becomes NR-column micro-panels, also k-major (b[p][j] at p * NR + j), so the micro-kernel
+// reads both with unit stride. The packers read a and b through their strides, so transposed
+// or sliced inputs need no copy, and they pad ragged last rows / columns with zeros, so the
+// micro-kernel always computes a whole tile (one cut by the edge of c goes through a buffer).
+// b is packed completely, up front, by pack_b() into a PackedB, so that a layer could pack its
+// weight once and reuse it; a is packed one (MC, KC) block at a time into a per-thread buffer.
 //
-// b is packed completely, up front, by pack_b() (a PackedB): a layer could pack its weight
-// once and reuse it. a is packed one (MC, KC) block at a time into a per-thread buffer.
-//
-// Threads: each c element is computed by exactly one thread, and the split never changes
-// the order of its operations, so 1 or 2 threads give bit-identical results. The tiles are
-// split along M (rows of MR) or N (panels of NR), whichever has more.
+// Threads: every c tile is computed by one thread, and the split never changes the order of
+// its operations, so 1 or 2 threads give bit-identical results. The tiles are shared out
+// along M (bands of MR rows) or N (bands of NR columns), whichever has more of them.
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <new>
 
 #include "tensor/ops/matmul.h"
@@ -65,6 +70,7 @@ namespace {
 
 // ---- the register tile and one register of floats, per instruction set ------------------
 // kMR x kNR is the c tile the micro-kernel keeps in registers; kNR is a multiple of kLanes.
+// clang-format off
 #if defined(__AVX512F__)
 
 using Vec = __m512;
@@ -104,10 +110,13 @@ inline Vec fmadd(Vec a, Vec b, Vec c) { return vfmaq_f32(c, a, b); }
 constexpr int64_t kMR = 4, kNR = 16;
 
 #endif
+// clang-format on
 
-// Cache blocks (see the drawing). A b micro-panel is KC * NR * 4 bytes (32 KB on AVX-512,
-// L1 size); an a block MC * KC * 4 bytes (192 KB, well inside a 1 MB L2).
-constexpr int64_t kKC = 256;
+// Cache blocks (see the drawing), for a core with 32 KB of L1 and 512 KB or more of L2:
+//   KC: a b micro-panel, KC * NR floats, takes 16 KB, half of L1 (the other half streams a).
+//   MC: an a block, MC * KC floats, is 96 KB on AVX2 and AVX-512, a fraction of L2.
+//   NC: a b panel, KC * NC floats, is 2 MB, which a shared L3 holds.
+constexpr int64_t kKC = 16 * 1024 / (kNR * 4);
 constexpr int64_t kMC = 16 * kMR;
 constexpr int64_t kNC = 128 * kNR;
 // Products smaller than this many multiply-adds run on one thread: waking the pool costs
@@ -181,7 +190,7 @@ void micro_kernel_edge(int64_t kc, const float* a, const float* b, float* c, int
 
 // A float array aligned to a cache line (64 bytes), so vector loads never straddle two lines.
 class FloatBuffer {
-public:
+  public:
     FloatBuffer() = default;
     FloatBuffer(const FloatBuffer&) = delete;
     FloatBuffer& operator=(const FloatBuffer&) = delete;
@@ -196,7 +205,7 @@ public:
         return data_;
     }
 
-private:
+  private:
     void release() {
         if (data_) ::operator delete(data_, std::align_val_t(64));
         data_ = nullptr;
@@ -218,11 +227,12 @@ struct Strided {
 // b[p0 + p][jp * NR + j] at p * NR + j; columns past N are zero.
 struct PackedB {
     int64_t K = 0, N = 0, panels = 0;  // panels = ceil(N / NR)
+    float* data = nullptr;             // K * panels * NR floats, in `buffer`
     FloatBuffer buffer;
-    const float* panel(int64_t p0, int64_t kc, int64_t jp) const {
+
+    float* panel(int64_t p0, int64_t kc, int64_t jp) const {
         return data + p0 * panels * kNR + jp * kc * kNR;
     }
-    float* data = nullptr;
 };
 
 bool worth_threads(int64_t M, int64_t N, int64_t K) {
@@ -239,7 +249,7 @@ void pack_b(Strided b, int64_t K, int64_t N, PackedB& out, bool threads) {
         for (int64_t p0 = 0; p0 < K; p0 += kKC) {
             const int64_t kc = std::min(kKC, K - p0);
             for (int64_t jp = jp_begin; jp < jp_end; ++jp) {
-                float* dst = out.data + p0 * out.panels * kNR + jp * kc * kNR;
+                float* dst = out.panel(p0, kc, jp);
                 const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
                 for (int64_t p = 0; p < kc; ++p, dst += kNR) {
                     for (int64_t j = 0; j < nv; ++j) dst[j] = b(p0 + p, j0 + j);
@@ -257,8 +267,7 @@ void pack_b(Strided b, int64_t K, int64_t N, PackedB& out, bool threads) {
 // Packs rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into MR-row micro-panels:
 // micro-panel t holds a[i0 + t * MR + r][p0 + p] at t * MR * kc + p * MR + r; rows past
 // i_end are zero.
-void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc,
-            float* dst) {
+void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc, float* dst) {
     for (int64_t t = 0; t < mc; t += kMR) {
         const int64_t mv = std::min(kMR, i_end - (i0 + t));
         for (int64_t p = 0; p < kc; ++p, dst += kMR) {
@@ -274,7 +283,7 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
 void gemm_tiles(Strided a, const PackedB& b, float* c, int64_t m0, int64_t m1, int64_t jp0,
                 int64_t jp1) {
     const int64_t K = b.K, N = b.N;
-    // One a block per thread, kept between calls (allocating 200 KB each time costs page faults).
+    // One a block per thread, kept between calls (a fresh 100 KB each call costs page faults).
     static thread_local FloatBuffer a_buffer;
     float* a_pack = a_buffer.reserve(kMC * kKC);
 
@@ -282,7 +291,7 @@ void gemm_tiles(Strided a, const PackedB& b, float* c, int64_t m0, int64_t m1, i
         const int64_t jc_end = std::min(jp1, jc + kNC / kNR);
         for (int64_t pc = 0; pc < K; pc += kKC) {  // loop 4
             const int64_t kc = std::min(kKC, K - pc);
-            const bool accumulate = pc > 0;  // the first K block overwrites c
+            const bool accumulate = pc > 0;              // the first K block overwrites c
             for (int64_t ic = m0; ic < m1; ic += kMC) {  // loop 3
                 const int64_t mc = std::min(kMC, m1 - ic);
                 pack_a(a, ic, mc, m1, pc, kc, a_pack);
@@ -296,8 +305,7 @@ void gemm_tiles(Strided a, const PackedB& b, float* c, int64_t m0, int64_t m1, i
                         if (mv == kMR && nv == kNR)
                             micro_kernel(kc, a_panel, b_panel, c_tile, N, accumulate);
                         else
-                            micro_kernel_edge(kc, a_panel, b_panel, c_tile, N, accumulate, mv,
-                                              nv);
+                            micro_kernel_edge(kc, a_panel, b_panel, c_tile, N, accumulate, mv, nv);
                     }
                 }
             }
@@ -331,9 +339,8 @@ void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c) {
         });
     } else {
         // Threads take bands of NR-column micro-panels; each packs the a blocks it needs.
-        parallel_for(0, packed.panels, [&](int64_t jp0, int64_t jp1) {
-            gemm_tiles(as, packed, C, 0, M, jp0, jp1);
-        });
+        parallel_for(0, packed.panels,
+                     [&](int64_t jp0, int64_t jp1) { gemm_tiles(as, packed, C, 0, M, jp0, jp1); });
     }
 }
 

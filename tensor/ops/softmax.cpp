@@ -11,6 +11,8 @@ Tensor softmax(const Tensor& x, int64_t dim, Kernel kernel) {
     return softmax_blocked(x, dim);
 }
 
-Tensor Tensor::softmax(int64_t dim) const { return vitlab::softmax(*this, dim); }
+Tensor Tensor::softmax(int64_t dim) const {
+    return vitlab::softmax(*this, dim);
+}
 
 }  // namespace vitlab

@@ -20,9 +20,9 @@
 //   2^k    = a float whose exponent bits are k + 127 (built with integer ops)
 // ln 2 is split in two (Cody-Waite) so k * ln2_hi is exact and r loses no bits.
 // Measured against double-precision exp on 10^7 points of [-87, 0]: max relative error
-// 7.9e-8 with FMA (AVX2), 1.0e-7 without (portable), i.e. within about 1 ulp of float. Inputs below -87.33 (where exp underflows
-// float's normal range) give 0, -inf gives 0, NaN stays NaN; inputs above 88 are clamped to
-// 88 (softmax only ever passes x - max <= 0).
+// 7.9e-8 with FMA (AVX2), 1.0e-7 without (portable): about 1 ulp of float. Inputs below
+// -87.33 (where exp leaves float's normal range) give 0, -inf gives 0, NaN stays NaN; inputs
+// above 88 are clamped to 88 (softmax only ever passes x - max <= 0).
 //
 // One vocabulary of register operations (load, store, add, ...) is defined three times: for
 // AVX-512 (16 lanes), AVX2 (8 lanes), and plain float (1 lane, the portable fallback that
@@ -51,6 +51,7 @@ namespace vitlab {
 namespace {
 
 // ---- one register of floats ---------------------------------------------------------------
+// clang-format off
 #if defined(__AVX512F__)
 
 using Vec = __m512;
@@ -131,6 +132,7 @@ inline Vec pow2(Vec k) {
 inline Vec zero_where_below(Vec v, Vec x, float limit) { return x < limit ? 0.0f : v; }
 
 #endif
+// clang-format on
 
 // The first `count` floats of p (count <= kLanes) in a register; the other lanes hold fill.
 inline Vec load_part(const float* p, int64_t count, float fill) {
@@ -168,7 +170,7 @@ inline float max_lanes(Vec v) {
 constexpr float kExpLow = -87.33f;  // exp(-87.33) ~ 1.19e-38, just above FLT_MIN
 constexpr float kExpHigh = 88.0f;
 constexpr float kLog2e = 1.44269504088896341f;
-constexpr float kLn2Hi = 0.693145751953125f;     // 16 significant bits: k * kLn2Hi is exact
+constexpr float kLn2Hi = 0.693145751953125f;       // 16 significant bits: k * kLn2Hi is exact
 constexpr float kLn2Lo = 1.42860682030941723e-6f;  // ln 2 - kLn2Hi
 
 inline Vec exp_approx(Vec x) {

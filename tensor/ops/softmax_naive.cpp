@@ -15,8 +15,8 @@ namespace vitlab {
 
 Tensor softmax_naive(const Tensor& x, int64_t dim) {
     // A 0-d tensor is a row of one element, as in torch (dim 0 or -1).
-    if (x.dim() == 0) return softmax_naive(x.reshape(Shape{1}), wrap_dim(dim, 1, "softmax"))
-                                 .reshape(Shape{});
+    if (x.dim() == 0)
+        return softmax_naive(x.reshape(Shape{1}), wrap_dim(dim, 1, "softmax")).reshape(Shape{});
     const int64_t d = wrap_dim(dim, x.dim(), "softmax");
     Tensor out(x.shape());
     const int64_t n = x.size(d), xs = x.stride(d), os = out.stride(d);

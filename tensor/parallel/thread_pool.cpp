@@ -46,15 +46,15 @@ int default_num_threads() {
         char* end = nullptr;
         const long n = std::strtol(env, &end, 10);
         if (end == env || *end != '\0' || n < 1 || n > 1024)
-            throw std::invalid_argument(std::string("VITLAB_THREADS must be a whole number >= 1, got '") +
-                                        env + "'");
+            throw std::invalid_argument(
+                std::string("VITLAB_THREADS must be a whole number >= 1, got '") + env + "'");
         return static_cast<int>(n);
     }
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
 class ThreadPool {
-public:
+  public:
     ~ThreadPool() { stop_workers(); }
 
     // Runs fn on `threads` chunks of [begin, end); returns when all are done.
@@ -93,7 +93,7 @@ public:
         if (error) std::rethrow_exception(error);
     }
 
-private:
+  private:
     // Runs chunks until none are left.
     void take_chunks() {
         for (int64_t c = next_chunk_.fetch_add(1); c < chunks_; c = next_chunk_.fetch_add(1))
@@ -133,7 +133,8 @@ private:
     void start_workers(int n) {
         stopping_ = false;
         const uint64_t current = generation_;  // no job runs now: the caller holds run_mutex_
-        for (int i = 0; i < n; ++i) workers_.emplace_back([this, current] { worker_loop(current); });
+        for (int i = 0; i < n; ++i)
+            workers_.emplace_back([this, current] { worker_loop(current); });
     }
 
     void stop_workers() {

@@ -31,9 +31,10 @@ inline void check_close(const Tensor& actual, const Tensor& expected, float atol
                         float rtol = 1e-5f, const char* file = __builtin_FILE(),
                         int line = __builtin_LINE()) {
     if (actual.shape() != expected.shape())  // fatal: stop this check before reading elements
-        ADD_FAIL_AT(file, line, "your result has shape " << to_string(actual.shape())
-                                    << " but the expected shape is "
-                                    << to_string(expected.shape()));
+        ADD_FAIL_AT(file, line,
+                    "your result has shape " << to_string(actual.shape())
+                                             << " but the expected shape is "
+                                             << to_string(expected.shape()));
     const std::vector<float> a = actual.to_vector();
     const std::vector<float> e = expected.to_vector();
     int64_t worst = -1, bad = 0;
@@ -55,8 +56,8 @@ inline void check_close(const Tensor& actual, const Tensor& expected, float atol
     ADD_FAIL_CHECK_AT(file, line,
                       bad << " of " << a.size() << " elements differ; worst at index "
                           << index_string(worst, expected.shape()) << ": got " << a[worst]
-                          << ", expected " << e[worst] << " (tolerance " << atol << " + "
-                          << rtol << " * |expected|)");
+                          << ", expected " << e[worst] << " (tolerance " << atol << " + " << rtol
+                          << " * |expected|)");
 }
 
 }  // namespace vitlab::exercises

@@ -54,7 +54,7 @@ void print_checklist() {
     const int total = static_cast<int>(g_results.size());
     std::printf("checks passed: %d/%d\n", passed, total);
     if (passed == total)
-        std::printf("All checks pass. Well done: go on to the next exercise.\n");
+        std::printf("All checks pass. Well done: the README names the next exercise.\n");
     std::fflush(stdout);
 }
 

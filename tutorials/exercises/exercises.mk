@@ -19,7 +19,8 @@ EX_CXXFLAGS = $(CXXFLAGS_ALL) -Wno-unused-parameter
 
 # N=1, N=01 and N=6 all name a folder "0N_..."; SOLUTION=1 picks solution.cpp.
 EX_NUM = $(shell printf '%s' '$(N)' | sed -e 's/^0*//' -e 's/^\([0-9]\)$$/0\1/')
-EX_NAME = $(notdir $(patsubst %/check.cpp,%,$(firstword $(wildcard $(EX_ROOT)/$(EX_NUM)_*/check.cpp))))
+EX_NAME = $(notdir $(patsubst %/check.cpp,%,$(firstword \
+            $(wildcard $(EX_ROOT)/$(EX_NUM)_*/check.cpp))))
 EX_ROLE = $(if $(filter-out 0 no false,$(SOLUTION)),solution,starter)
 EX_BIN = $(BUILD)/exercises/$(EX_NAME)/$(EX_ROLE)
 

@@ -40,8 +40,8 @@ TEST_CASE("01 conv2d: stride skips positions and H_out rounds down") {
     const Tensor out = exercises::conv2d(image, full({1, 1, 1, 1}, 2.0f), Tensor(), 2, 0);
     check_close(out, from_vector({0, 4, 8, 20, 24, 28, 40, 44, 48}, {1, 1, 3, 3}));
     // 4x4 image, 2x2 kernel, stride 3: H_out = (4 - 2) / 3 + 1 = 1.
-    const Tensor small = exercises::conv2d(arange(16).reshape({1, 1, 4, 4}), ones({1, 1, 2, 2}),
-                                           Tensor(), 3, 0);
+    const Tensor small =
+        exercises::conv2d(arange(16).reshape({1, 1, 4, 4}), ones({1, 1, 2, 2}), Tensor(), 3, 0);
     check_close(small, from_vector({10}, {1, 1, 1, 1}));
 }
 
@@ -51,10 +51,10 @@ TEST_CASE("01 conv2d: agrees with vitlab::conv2d on random inputs") {
         int64_t stride, padding;
     };
     const Case cases[] = {
-        {{2, 3, 7, 9}, {4, 3, 3, 2}, 2, 1},  // H_out 4, W_out 5: non-square everything
-        {{1, 1, 5, 5}, {1, 1, 5, 5}, 1, 0},  // kernel as big as the image: one output
-        {{1, 4, 6, 6}, {2, 4, 1, 1}, 1, 0},  // 1x1 kernel: a matrix product at each pixel
-        {{3, 2, 8, 8}, {5, 2, 3, 3}, 1, 2},  // padding larger than needed
+        {{2, 3, 7, 9}, {4, 3, 3, 2}, 2, 1},    // H_out 4, W_out 5: non-square everything
+        {{1, 1, 5, 5}, {1, 1, 5, 5}, 1, 0},    // kernel as big as the image: one output
+        {{1, 4, 6, 6}, {2, 4, 1, 1}, 1, 0},    // 1x1 kernel: a matrix product at each pixel
+        {{3, 2, 8, 8}, {5, 2, 3, 3}, 1, 2},    // padding larger than needed
         {{1, 3, 16, 16}, {6, 3, 4, 4}, 4, 0},  // kernel = stride: the patch embedding
     };
     Generator gen(1);

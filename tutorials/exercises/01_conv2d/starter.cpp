@@ -8,7 +8,7 @@ namespace vitlab::exercises {
 // -> out (N, C_out, H_out, W_out) with
 //   H_out = (H + 2*padding - kH) / stride + 1        W_out = (W + 2*padding - kW) / stride + 1
 //   out[n][o][y][x] = bias[o] + sum over c < C_in, i < kH, j < kW of
-//                     input[n][c][y*stride + i - padding][x*stride + j - padding] * weight[o][c][i][j]
+//       input[n][c][y*stride + i - padding][x*stride + j - padding] * weight[o][c][i][j]
 // A position outside the image (because of padding) reads 0.
 // Throw ShapeError (message starting "conv2d:") if the input has the wrong number of channels.
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride,

@@ -32,8 +32,8 @@ void check_same_view(const View& mine, const Tensor& expected, const Tensor& roo
     REQUIRE(mine.strides.size() == mine.shape.size());
     for (size_t d = 0; d < mine.shape.size(); ++d) {
         if (mine.shape[d] == 1) continue;
-        CHECK_MESSAGE(mine.strides[d] == expected.stride(static_cast<int64_t>(d)),
-                      "stride of dim ", d);
+        CHECK_MESSAGE(mine.strides[d] == expected.stride(static_cast<int64_t>(d)), "stride of dim ",
+                      d);
     }
     if (expected.numel() == 0) return;
     CHECK(mine.offset == expected.storage_offset());
@@ -56,7 +56,9 @@ void check_same_view(const View& mine, const Tensor& expected, const Tensor& roo
     CHECK_MESSAGE(wrong == 0, wrong, " elements read through your view are not the library's");
 }
 
-Tensor make_root(const Shape& shape) { return arange(numel(shape)).reshape(shape); }
+Tensor make_root(const Shape& shape) {
+    return arange(numel(shape)).reshape(shape);
+}
 
 }  // namespace
 
@@ -113,8 +115,8 @@ TEST_CASE("02 views: slice with a step multiplies the stride") {
     CHECK(rows.shape == Shape{2, 10});
     CHECK(rows.offset == 10);
     const Tensor root = make_root({4, 10});
-    check_same_view(exercises::slice(exercises::view_of(root), 1, 2, 9, 3),
-                    root.slice(1, 2, 9, 3), root);
+    check_same_view(exercises::slice(exercises::view_of(root), 1, 2, 9, 3), root.slice(1, 2, 9, 3),
+                    root);
 }
 
 TEST_CASE("02 views: flatten of dims that do not lie evenly in memory is not a view") {
@@ -190,13 +192,15 @@ TEST_CASE("02 views: random chains of views agree with vitlab's views, element b
                 expected = expected.transpose(a, b);
                 mine = exercises::transpose(mine, a, b);
             } else if (op == 1 && rank > 1) {
-                const int64_t d = pick(rank), i = pick(expected.size(d)) - (pick(2) ? expected.size(d) : 0);
+                const int64_t d = pick(rank),
+                              i = pick(expected.size(d)) - (pick(2) ? expected.size(d) : 0);
                 CAPTURE("select(" + std::to_string(d) + ", " + std::to_string(i) + ")");
                 expected = expected.select(d, i);
                 mine = exercises::select(mine, d, i);
             } else if (op == 2) {
                 const int64_t d = pick(rank), n = expected.size(d);
-                const int64_t start = pick(n), end = start + 1 + pick(n - start), step_by = 1 + pick(3);
+                const int64_t start = pick(n), end = start + 1 + pick(n - start),
+                              step_by = 1 + pick(3);
                 CAPTURE("slice(" + std::to_string(d) + ", " + std::to_string(start) + ", " +
                         std::to_string(end) + ", " + std::to_string(step_by) + ")");
                 expected = expected.slice(d, start, end, step_by);

@@ -17,7 +17,9 @@ struct View {
 };
 
 // The geometry of an existing tensor, to start from.
-inline View view_of(const Tensor& x) { return View{x.shape(), x.strides(), x.storage_offset()}; }
+inline View view_of(const Tensor& x) {
+    return View{x.shape(), x.strides(), x.storage_offset()};
+}
 
 // x.transpose(dim0, dim1): swap two dims.
 View transpose(const View& x, int64_t dim0, int64_t dim1);

@@ -23,8 +23,8 @@ View select(const View& x, int64_t dim, int64_t index) {
     const int64_t d = wrap_dim(dim, static_cast<int64_t>(x.shape.size()), "select");
     const int64_t size = x.shape[d];
     if (index < -size || index >= size)
-        throw IndexError(fmt::format("select: index {} is out of range for dim {} of size {}",
-                                     index, d, size));
+        throw IndexError(
+            fmt::format("select: index {} is out of range for dim {} of size {}", index, d, size));
     if (index < 0) index += size;
     View out = x;
     out.offset += index * x.strides[d];  // the first element of the view is x[..., index, ...]
@@ -37,7 +37,7 @@ View slice(const View& x, int64_t dim, int64_t start, int64_t end, int64_t step)
     const int64_t d = wrap_dim(dim, static_cast<int64_t>(x.shape.size()), "slice");
     View out = x;
     out.shape[d] = (end - start + step - 1) / step;  // ceil: start, start+step, ... < end
-    out.strides[d] = x.strides[d] * step;           // one step of the view skips step elements
+    out.strides[d] = x.strides[d] * step;            // one step of the view skips step elements
     out.offset += start * x.strides[d];
     return out;
 }

@@ -28,9 +28,9 @@ TEST_CASE("04 layer_norm: the variance divides by C, not C - 1") {
 }
 
 TEST_CASE("04 layer_norm: weight scales and bias shifts each channel") {
-    const Tensor out = exercises::layer_norm(from_vector({1, 2, 3, 4}, {1, 4}),
-                                             from_vector({1, 2, 3, 4}, {4}),
-                                             from_vector({0.5f, 0, -0.5f, 1}, {4}), 1e-5f);
+    const Tensor out =
+        exercises::layer_norm(from_vector({1, 2, 3, 4}, {1, 4}), from_vector({1, 2, 3, 4}, {4}),
+                              from_vector({0.5f, 0, -0.5f, 1}, {4}), 1e-5f);
     check_close(out, from_vector({-0.8416355f, -0.8944237f, 0.8416354f, 6.3665419f}, {1, 4}));
 }
 

@@ -5,8 +5,9 @@
 // numbers when the row's mean is large compared with its spread, and float32 then loses every
 // digit of the variance (it can even come out negative). The sums are kept in double: 768
 // floats added in float would lose about three digits.
-#include <cmath>
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "exercise.h"
 
@@ -15,10 +16,9 @@ namespace vitlab::exercises {
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
     const int64_t C = x.dim() > 0 ? x.size(-1) : 0;
     if (x.dim() == 0 || weight.shape() != Shape{C} || bias.shape() != Shape{C})
-        throw ShapeError(fmt::format("layer_norm: x {} needs weight and bias of shape ({}), got "
-                                     "{} and {}",
-                                     to_string(x.shape()), C, to_string(weight.shape()),
-                                     to_string(bias.shape())));
+        throw ShapeError(fmt::format(
+            "layer_norm: x {} needs weight and bias of shape ({}), got {} and {}",
+            to_string(x.shape()), C, to_string(weight.shape()), to_string(bias.shape())));
     Tensor out = x.clone();  // packed: row r is out.data() + r * C
     if (out.numel() == 0) return out;
     const Tensor w = weight.contiguous(), b = bias.contiguous();

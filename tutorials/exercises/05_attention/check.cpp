@@ -97,8 +97,8 @@ TEST_CASE("05 attention: matches a double-precision reference on random heads") 
         CAPTURE(to_string(c.k));
         CAPTURE(to_string(c.v));
         const Tensor q = randn(c.q, gen), k = randn(c.k, gen), v = randn(c.v, gen);
-        check_close(exercises::scaled_dot_product_attention(q, k, v),
-                    reference_attention(q, k, v), 1e-5f, 1e-4f);
+        check_close(exercises::scaled_dot_product_attention(q, k, v), reference_attention(q, k, v),
+                    1e-5f, 1e-4f);
     }
 }
 
@@ -129,10 +129,10 @@ TEST_CASE("05 attention: ViT-Base heads (1, 12, 577, 64) agree with matmul + sof
 
 TEST_CASE("05 attention: mismatched shapes throw ShapeError") {
     // q and k disagree on d (8 vs 4); then k and v disagree on M (5 vs 6).
-    CHECK_THROWS_AS(
-        exercises::scaled_dot_product_attention(zeros({1, 5, 8}), zeros({1, 5, 4}), zeros({1, 5, 8})),
-        ShapeError);
-    CHECK_THROWS_AS(
-        exercises::scaled_dot_product_attention(zeros({1, 5, 8}), zeros({1, 5, 8}), zeros({1, 6, 8})),
-        ShapeError);
+    CHECK_THROWS_AS(exercises::scaled_dot_product_attention(zeros({1, 5, 8}), zeros({1, 5, 4}),
+                                                            zeros({1, 5, 8})),
+                    ShapeError);
+    CHECK_THROWS_AS(exercises::scaled_dot_product_attention(zeros({1, 5, 8}), zeros({1, 5, 8}),
+                                                            zeros({1, 6, 8})),
+                    ShapeError);
 }

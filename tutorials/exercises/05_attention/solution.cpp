@@ -4,8 +4,9 @@
 // Why divide by sqrt(d): a dot product of two d-long vectors of unit-variance numbers has
 // variance d; without the scale the scores grow with d, the softmax saturates to one-hot rows
 // and attention stops averaging. k.transpose(-2, -1) is a view; matmul reads it through strides.
-#include <cmath>
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "exercise.h"
 
@@ -14,14 +15,14 @@ namespace vitlab::exercises {
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
     if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2 || q.size(-1) != k.size(-1) ||
         k.size(-2) != v.size(-2))
-        throw ShapeError(fmt::format("scaled_dot_product_attention: q {}, k {}, v {} must be "
-                                     "(..., N, d), (..., M, d), (..., M, d_v)",
-                                     to_string(q.shape()), to_string(k.shape()),
-                                     to_string(v.shape())));
+        throw ShapeError(
+            fmt::format("scaled_dot_product_attention: q {}, k {}, v {} must be (..., N, d), "
+                        "(..., M, d), (..., M, d_v)",
+                        to_string(q.shape()), to_string(k.shape()), to_string(v.shape())));
     const float scale = 1.0f / std::sqrt(static_cast<float>(q.size(-1)));
     const Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;  // (..., N, M)
-    const Tensor probs = softmax(scores, -1);                       // rows sum to 1
-    return matmul(probs, v);                                        // (..., N, d_v)
+    const Tensor probs = softmax(scores, -1);                      // rows sum to 1
+    return matmul(probs, v);                                       // (..., N, d_v)
 }
 
 }  // namespace vitlab::exercises

@@ -91,8 +91,9 @@ TEST_CASE("06 patch_embed: the notebook's shapes, (1, 3, 384, 384) -> (1, 576, 7
 
 TEST_CASE("06 patch_embed: sizes that do not fit throw ShapeError") {
     // 30 is not a multiple of 8.
-    CHECK_THROWS_AS(exercises::patch_embed(zeros({1, 3, 30, 32}), zeros({4, 3, 8, 8}), zeros({4}), 8),
-                    ShapeError);
+    CHECK_THROWS_AS(
+        exercises::patch_embed(zeros({1, 3, 30, 32}), zeros({4, 3, 8, 8}), zeros({4}), 8),
+        ShapeError);
     // The weight is for 16x16 patches, not 8x8.
     CHECK_THROWS_AS(
         exercises::patch_embed(zeros({1, 3, 32, 32}), zeros({4, 3, 16, 16}), zeros({4}), 8),

@@ -10,7 +10,6 @@ namespace vitlab::exercises {
 //   images (B, C, H, W), weight (D, C, P, P) (a Conv2d's weight), bias (D), patch = P
 //   -> (B, N, D) with N = (H / P) * (W / P), the same as
 //      conv2d(images, weight, bias, stride = P).flatten(2).transpose(1, 2)
-Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias,
-                   int64_t patch);
+Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t patch);
 
 }  // namespace vitlab::exercises

@@ -17,18 +17,17 @@
 
 namespace vitlab::exercises {
 
-Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias,
-                   int64_t patch) {
+Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t patch) {
     const int64_t P = patch;
     if (images.dim() != 4 || P < 1 || images.size(2) % P != 0 || images.size(3) % P != 0)
-        throw ShapeError(fmt::format("patch_embed: images {} must be (B, C, H, W) with H and W "
-                                     "multiples of the patch size {}",
-                                     to_string(images.shape()), P));
+        throw ShapeError(
+            fmt::format("patch_embed: images {} must be (B, C, H, W), H and W multiples of {}",
+                        to_string(images.shape()), P));
     const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
     if (weight.shape() != Shape{weight.size(0), C, P, P} || bias.shape() != Shape{weight.size(0)})
-        throw ShapeError(fmt::format("patch_embed: weight {} and bias {} must be (D, {}, {}, {}) "
-                                     "and (D)",
-                                     to_string(weight.shape()), to_string(bias.shape()), C, P, P));
+        throw ShapeError(
+            fmt::format("patch_embed: weight {} and bias {} must be (D, {}, {}, {}) and (D)",
+                        to_string(weight.shape()), to_string(bias.shape()), C, P, P));
     const int64_t D = weight.size(0), rows = H / P, cols = W / P;
 
     const Tensor patches = images.reshape({B, C, rows, P, cols, P})

@@ -11,8 +11,7 @@ namespace vitlab::exercises {
 //   out     = patches @ weight.reshape(D, C*P*P)^T + bias
 // The notebook: (1, 3, 384, 384), weight (768, 3, 16, 16) -> (1, 576, 768).
 // Throw ShapeError if H or W is not a multiple of P, or weight is not (D, C, P, P).
-Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias,
-                   int64_t patch) {
+Tensor patch_embed(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t patch) {
     // TODO(student): reshape to 6 dims, permute, reshape to (B, N, C*P*P); reshape the weight to
     // (D, C*P*P); one matmul with its transpose; add the bias.
     return Tensor();
