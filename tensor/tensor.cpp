@@ -70,8 +70,30 @@ Tensor::Tensor(std::shared_ptr<float> storage, int64_t storage_numel, Shape shap
 
 // ---- what it is -----------------------------------------------------------------------------
 
-int64_t Tensor::size(int64_t d) const { return shape_[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides_[wrap_dim(d, dim(), "stride")]; }
+static void check_has_dims(const Tensor& t, int64_t d, const char* op) {
+    if (t.dim() == 0)
+        throw IndexError(fmt::format("{}: dim {} is out of range for a 0-d tensor", op, d));
+}
+
+int64_t Tensor::size(int64_t d) const {
+    check_has_dims(*this, d, "size");
+    return shape_[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+    check_has_dims(*this, d, "stride");
+    return strides_[wrap_dim(d, dim(), "stride")];
+}
+
+void check_writable(const Tensor& t, const char* op) {
+    // An expanded view (stride 0 on a dim longer than 1) maps several elements to one memory
+    // location: writing to it would write that location several times. PyTorch refuses too.
+    for (int64_t d = 0; d < t.dim(); ++d)
+        if (t.strides()[d] == 0 && t.shape()[d] > 1)
+            throw std::invalid_argument(fmt::format(
+                "{}: cannot write into a tensor of shape {} with strides {}: several elements "
+                "share one memory location (an expanded view); clone() it first",
+                op, to_string(t.shape()), to_string(t.strides())));
+}
 int64_t Tensor::numel() const { return vitlab::numel(shape_); }
 
 bool Tensor::is_contiguous() const {
@@ -174,12 +196,14 @@ Tensor Tensor::clone() const {
 }
 
 Tensor& Tensor::fill_(float value) {
+    check_writable(*this, "fill_");
     float* s = storage_.get();
     for_each_offset(shape_, strides_, offset_, [&](int64_t o) { s[o] = value; });
     return *this;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+    check_writable(*this, "copy_");
     const Shape target = broadcast_shapes(shape_, src.shape(), "copy_");
     if (target != shape_)
         throw ShapeError(fmt::format("copy_: source of shape {} does not broadcast to {}",

@@ -104,6 +104,10 @@ private:
     int64_t offset_of(const int64_t* index, size_t n, const char* op) const;
 };
 
+// Throws std::invalid_argument when t is an expanded view (stride 0 on a dim of size > 1),
+// where an in-place write would hit one memory location several times.
+void check_writable(const Tensor& t, const char* op);
+
 // ---- factories -----------------------------------------------------------------------------
 Tensor empty(const Shape& shape);  // uninitialised storage; fill it before reading
 Tensor zeros(const Shape& shape);

@@ -140,7 +140,12 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
-    const int64_t at = wrap_dim(d, dim() + 1, "unsqueeze");
+    // Valid dims for the result's rank, dim() + 1: unsqueeze(-1) appends a dim.
+    if (d < -(dim() + 1) || d > dim())
+        throw IndexError(fmt::format("unsqueeze: dim {} is out of range for a tensor of rank {} "
+                                     "(expected a dim in [{}, {}])",
+                                     d, dim(), -(dim() + 1), dim()));
+    const int64_t at = d < 0 ? d + dim() + 1 : d;
     Shape shape = shape_, strides = strides_;
     // The new size-1 dim gets the stride that keeps a contiguous tensor contiguous.
     const int64_t s = at < dim() ? strides_[at] * shape_[at] : 1;

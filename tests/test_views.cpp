@@ -464,3 +464,18 @@ TEST_CASE("views: shapes, strides, offsets and values equal PyTorch's for the sa
         check_close(v, f[name + ".values"], 0.0f, 0.0f);
     }
 }
+
+TEST_CASE("views: a 0-d tensor has no size(0) and an expanded view refuses writes") {
+    const Tensor s = full(Shape{}, 2.0f);
+    CHECK_THROWS_WITH_AS(s.size(0), doctest::Contains("0-d tensor"), IndexError);
+    CHECK_THROWS_AS(s.stride(-1), IndexError);
+    Tensor e = ones({1, 3}).expand({4, 3});
+    CHECK_THROWS_WITH_AS(e.fill_(1.0f), doctest::Contains("expanded view"),
+                         std::invalid_argument);
+    CHECK_THROWS_AS(e += ones({3}), std::invalid_argument);
+    CHECK_THROWS_AS(e.copy_(zeros({4, 3})), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(zeros({2, 3}).unsqueeze(3),
+                         doctest::Contains("dim 3 is out of range for a tensor of rank 2"),
+                         IndexError);
+    CHECK(zeros({2, 3}).unsqueeze(-1).shape() == Shape{2, 3, 1});
+}

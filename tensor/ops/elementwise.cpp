@@ -92,6 +92,7 @@ Tensor operator/(float s, const Tensor& a) { return div(scalar(s), a); }
 Tensor operator-(const Tensor& a) { return mul(a, scalar(-1.0f)); }
 
 Tensor& operator+=(Tensor& a, const Tensor& b) {
+    check_writable(a, "add_");
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add_");
     if (shape != a.shape())
         throw ShapeError(fmt::format("add_: {} does not broadcast to the in-place shape {}",
@@ -104,6 +105,7 @@ Tensor& operator+=(Tensor& a, const Tensor& b) {
 }
 
 Tensor& operator*=(Tensor& a, float s) {
+    check_writable(a, "mul_");
     apply(a, scalar(s), a, [](float x, float y) { return x * y; });
     return a;
 }

@@ -28,7 +28,7 @@
 //   AVX-512 (L = 16): 12 x 32 tile, 24 accumulators + 2 for b of the 32 registers
 //   AVX2    (L = 8):   6 x 16 tile, 12 accumulators + 2 for b + 1 broadcast of 16
 //   NEON    (L = 4):   8 x 12 tile, 24 accumulators + 3 for b of 32
-//   portable:          4 x 16 tile of plain floats; the compiler vectorises the j loop
+//   portable:          8 x 8 tile of plain floats; the compiler vectorises the j loop
 //
 // Packing: an a block becomes MR-row micro-panels stored k-major (a[r][p] at p * MR + r); b
 // becomes NR-column micro-panels, also k-major (b[p][j] at p * NR + j), so the micro-kernel
@@ -107,7 +107,7 @@ inline Vec fmadd(Vec a, Vec b, Vec c) { return vfmaq_f32(c, a, b); }
 #else
 
 // Portable: plain loops over a float tile, which compilers turn into SSE/NEON by themselves.
-constexpr int64_t kMR = 4, kNR = 16;
+constexpr int64_t kMR = 8, kNR = 8;
 
 #endif
 // clang-format on
