@@ -9,7 +9,8 @@
 #   make exercise N=1 build a classroom exercise against the library and run its checker
 #   make format       clang-format every source file
 #
-# Dependencies: doctest and fmt (installed with apt-get when missing on Debian/Ubuntu).
+# Dependencies: doctest and fmt, and stb for JPEG/PNG (installed with apt-get when missing on
+# Debian/Ubuntu; on macOS: brew install doctest fmt stb).
 
 CXX ?= g++
 SIMD ?= on
@@ -98,6 +99,16 @@ deps:
 	    echo "vitlab: doctest and fmt headers are missing; install doctest and fmt with your package manager"; exit 1; \
 	  fi; \
 	fi
+	@# stb_image (JPEG/PNG) is optional: without it, PPM still works and PNG/JPEG say how to get it.
+	@if [ "$(call HAVE_HEADER,stb/stb_image.h)" != yes ] && [ "$(call HAVE_HEADER,stb_image.h)" != yes ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "vitlab: installing libstb-dev (JPEG/PNG reading) with apt-get"; \
+	    $(SUDO) apt-get install -y -qq libstb-dev >/dev/null 2>&1 || \
+	      echo "vitlab: could not install libstb-dev; JPEG/PNG reading is disabled (PPM works)"; \
+	  else \
+	    echo "vitlab: stb_image not found; JPEG/PNG reading is disabled (brew install stb to enable)"; \
+	  fi; \
+	fi
 
 # ---- rules ----------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp
@@ -121,7 +132,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
 
 format:
-	clang-format -i $$(find tensor nn vit tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)
+	clang-format -i $$(find tensor nn vit vision cli tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)
 
 clean:
 	rm -rf build

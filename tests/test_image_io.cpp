@@ -490,6 +490,21 @@ TEST_CASE("hostile: stb survives damaged PNG chunks whose CRCs were fixed up") {
     CHECK(outcome.decoded > 0);
 }
 
+TEST_CASE("png: an empty IDAT chunk (legal, and a trap for stb 2.27) changes nothing") {
+    if (!have_png_jpeg()) return;
+    const std::vector<uint8_t> good = file_bytes("rgb.png");
+    size_t idat = 0;
+    for (const auto& chunk : png_chunks(good))
+        if (!idat && std::memcmp(&good[chunk.first + 4], "IDAT", 4) == 0) idat = chunk.first;
+    REQUIRE(idat > 0);
+    std::vector<uint8_t> png(good.begin(), good.begin() + idat);
+    const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0};
+    png.insert(png.end(), empty_idat, empty_idat + 12);
+    fix_crc(png, idat, 0);
+    png.insert(png.end(), good.begin() + idat, good.end());
+    CHECK(decode(png, "empty_idat.png").pixels == decode(good, "rgb.png").pixels);
+}
+
 TEST_CASE("hostile: a JPEG Huffman table with more than 256 codes is refused before stb") {
     // Regression (found by fuzzing): stb 2.27 writes such a table past its 257-byte array.
     if (!have_png_jpeg()) return;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 // -DVITLAB_NO_STB builds without it even when present (to test the message, or by choice).
 #if defined(__has_include) && !defined(VITLAB_NO_STB)
@@ -219,6 +220,25 @@ void check_jpeg_container(const uint8_t* data, size_t size, const std::string& n
 
 namespace {
 
+// The PNG without its zero-length IDAT chunks, or an empty vector if it has none. They carry no
+// data, but stb 2.27 copies 0 bytes into a null buffer for a leading one (undefined behaviour
+// that `make sanitize` stops on). Call after check_png_container.
+std::vector<uint8_t> without_empty_idat(const uint8_t* data, size_t size) {
+    std::vector<uint8_t> out(data, data + 8);
+    bool dropped = false;
+    for (size_t pos = 8; pos + 12 <= size;) {
+        const size_t end = pos + 12 + be32(data + pos);
+        const bool iend = std::memcmp(data + pos + 4, "IEND", 4) == 0;
+        if (be32(data + pos) == 0 && std::memcmp(data + pos + 4, "IDAT", 4) == 0)
+            dropped = true;
+        else
+            out.insert(out.end(), data + pos, data + end);
+        if (iend) break;
+        pos = end;
+    }
+    return dropped ? out : std::vector<uint8_t>{};
+}
+
 #ifdef VITLAB_HAVE_STB
 
 // stb_image on bytes that passed the container checks.
@@ -287,11 +307,14 @@ Image decode_png_jpeg(const uint8_t* data, size_t size, const std::string& name)
         }
     }
     if (!have_png_jpeg()) return stb_decode(data, size, name);  // throws: how to install
-    if (png)
-        detail::check_png_container(data, size, name);
-    else
+    if (!png) {
         detail::check_jpeg_container(data, size, name);
-    return stb_decode(data, size, name);
+        return stb_decode(data, size, name);
+    }
+    detail::check_png_container(data, size, name);
+    const std::vector<uint8_t> cleaned = without_empty_idat(data, size);
+    return cleaned.empty() ? stb_decode(data, size, name)
+                           : stb_decode(cleaned.data(), cleaned.size(), name);
 }
 
 }  // namespace vitlab

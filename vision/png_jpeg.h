@@ -11,7 +11,9 @@
 // a frame header and a scan. stb itself tolerates a missing end (it pads with zeros and
 // returns half an image); we want a truncated file to be an error. The walk also guards stb:
 // the version in Debian 12 (2.27) writes past a 257-byte table when a JPEG Huffman table
-// declares more than 256 codes, so such tables are refused here.
+// declares more than 256 codes, so such tables are refused here; empty IDAT chunks are dropped
+// (stb 2.27 copies them into a null pointer), and stb allocates zeroed memory (so a damaged
+// JPEG that never fills a colour plane gives black, not stale heap bytes).
 #pragma once
 
 #include <cstdint>

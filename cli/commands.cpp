@@ -1,0 +1,408 @@
+// commands.cpp: the `vit` command: info, classify and run (usage in vit_main.h).
+//
+// Each command is a function of its parsed arguments that writes to `out` and throws on any
+// problem; vit_main() turns every exception into one line on `err` and exit status 2. The
+// model comes from vit/checkpoint.h (naming detection, config inference, zero-copy loading),
+// images from vision/ (decoders and timm's preprocessing).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <functional>
+#include <new>
+
+#include "cli/args.h"
+#include "cli/vit_main.h"
+#include "tensor/io/json.h"
+#include "tensor/ops.h"
+#include "tensor/parallel/thread_pool.h"
+#include "vision/image.h"
+#include "vision/labels.h"
+#include "vision/transforms.h"
+#include "vit/checkpoint.h"
+
+namespace vitlab::cli {
+
+namespace {
+
+// ---- options -----------------------------------------------------------------------------------
+
+const std::vector<Option> kModelOptions = {
+    {"--weights", "W", "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
+    {"--model", "NAME", "a preset (vit_base_patch16_384[.tag]): fixes architecture and heads"},
+    {"--heads", "N", "attention heads (default: from the model name, else by width)"},
+};
+const std::vector<Option> kRunOptions = {
+    {"--threads", "N", "threads for the blocked kernels (default: VITLAB_THREADS or all cores)"},
+    {"--kernels", "K", "naive | blocked (default blocked)"},
+};
+const std::vector<Option> kPreprocessOptions = {
+    {"--mean", "A,B,C", "normalisation mean (default: 0.5 for augreg/Hugging Face, else ImageNet)"},
+    {"--std", "A,B,C", "normalisation std (default: as --mean)"},
+};
+const Option kHelp = {"--help", "", "this text"};
+
+std::vector<Option> join(std::initializer_list<std::vector<Option>> lists) {
+    std::vector<Option> out;
+    for (const auto& list : lists) out.insert(out.end(), list.begin(), list.end());
+    out.push_back(kHelp);
+    return out;
+}
+
+// ---- shared steps ------------------------------------------------------------------------------
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+Checkpoint load(const Args& args) {
+    CheckpointOptions options;
+    options.model = args.get("--model");
+    options.num_heads = args.get_int("--heads", 0, 1, 4096);
+    return load_checkpoint(args.required("--weights"), options);
+}
+
+// Google's checkpoints (timm's augreg ones, and every Hugging Face google/vit-*) were trained on
+// images scaled to [-1, 1]: mean = std = 0.5. Others use ImageNet's mean and std.
+PreprocessConfig preprocess_config(const Checkpoint& ck, const Args& args, std::string* why) {
+    const bool google = ck.naming == Naming::HuggingFace ||
+                        lower(ck.model_name).find("augreg") != std::string::npos ||
+                        lower(ck.path).find("augreg") != std::string::npos;
+    PreprocessConfig p = vit_preprocess_config(ck.config.img_size, google);
+    *why = ck.naming == Naming::HuggingFace ? "Hugging Face ViT: mean = std = 0.5"
+           : google                         ? "augreg checkpoint: mean = std = 0.5"
+                                            : "ImageNet mean and std";
+    if (args.has("--mean")) p.mean = args.get_floats("--mean", 3, false);
+    if (args.has("--std")) p.stddev = args.get_floats("--std", 3, true);
+    if (args.has("--mean") || args.has("--std")) *why = "--mean/--std";
+    return p;
+}
+
+std::string floats(const std::vector<float>& v) {
+    return fmt::format("({})", fmt::join(v, ", "));
+}
+
+// A JSON string even for bytes that are not UTF-8 (a file name can be anything).
+std::string json_string(const std::string& s) {
+    if (json::is_valid_utf8(s)) return json::quote(s);
+    std::string ascii = s;
+    for (char& c : ascii)
+        if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    return json::quote(ascii);
+}
+
+std::string json_number(float v) {
+    return std::isfinite(v) ? fmt::format("{}", v) : "null";
+}
+
+std::string mb(double bytes) {
+    return fmt::format("{:.1f} MB", bytes / 1e6);
+}
+
+// ---- vit info ----------------------------------------------------------------------------------
+
+const std::vector<Option> kInfoOptions = join({kModelOptions, kPreprocessOptions});
+
+const char* kInfoHelp =
+    "usage: vit info --weights W [options]\n"
+    "\n"
+    "What a checkpoint holds: its naming (timm or Hugging Face), the configuration read off\n"
+    "the tensor shapes, the parameter count, the preprocessing `vit classify` will use, and\n"
+    "every tensor with its dtype, shape and the timm name it becomes.\n"
+    "\n";
+
+int info(const Args& args, std::ostream& out) {
+    if (!args.positional().empty())
+        throw UsageError(fmt::format("unexpected argument '{}'", args.positional()[0]));
+    const Checkpoint ck = load(args);
+    const ViTConfig& c = ck.config;
+    std::string why;
+    const PreprocessConfig p = preprocess_config(ck, args, &why);
+
+    int64_t stored_numel = 0;
+    std::map<std::string, int> dtype_count;
+    for (const StoredTensor& t : ck.stored) {
+        stored_numel += numel(t.shape);
+        ++dtype_count[t.dtype];
+    }
+    std::string dtypes;
+    for (const auto& [dtype, n] : dtype_count)
+        dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", n, dtype);
+
+    out << fmt::format("file        {}\n", ck.path);
+    out << fmt::format("naming      {}\n", to_string(ck.naming));
+    out << fmt::format("model       {}{}\n", c.name,
+                       ck.model_name.empty() || ck.model_name == c.name
+                           ? ""
+                           : fmt::format(" (name in the path: {})", ck.model_name));
+    out << fmt::format("image       {} x {}, {} channels, patches {} x {}: a {} x {} grid, {} "
+                       "tokens with the class token\n",
+                       c.img_size, c.img_size, c.in_chans, c.patch_size, c.patch_size,
+                       c.grid_size(), c.grid_size(), c.num_tokens());
+    out << fmt::format("encoder     width {}, depth {}, heads {} of {} dims ({}), mlp {}, qkv "
+                       "bias {}, layer norm eps {}\n",
+                       c.embed_dim, c.depth, c.num_heads, c.head_dim(), ck.heads_source,
+                       c.mlp_dim, c.qkv_bias ? "yes" : "no", c.layer_norm_eps);
+    out << fmt::format("classes     {}\n", c.num_classes);
+    out << fmt::format("parameters  {} ({} as float32)\n", c.num_parameters(),
+                       mb(4.0 * c.num_parameters()));
+    out << fmt::format("preprocess  resize bicubic (crop_pct {}), center crop {}, mean {}, std "
+                       "{} ({})\n",
+                       p.crop_pct, p.input_size, floats(p.mean), floats(p.stddev), why);
+    out << fmt::format("tensors     {} ({}), {} numbers\n", ck.stored.size(), dtypes,
+                       stored_numel);
+    size_t width = 0;
+    for (const StoredTensor& t : ck.stored) width = std::max(width, t.name.size());
+    for (const StoredTensor& t : ck.stored) {
+        const std::string renamed =
+            t.timm_name == t.name ? "" : fmt::format("  -> {}", t.timm_name);
+        out << fmt::format("  {:<{}}  {:<4}  {}{}\n", t.name, width, t.dtype,
+                           to_string(t.shape), renamed);
+    }
+    return 0;
+}
+
+// ---- vit classify ------------------------------------------------------------------------------
+
+const std::vector<Option> kClassifyOptions =
+    join({kModelOptions,
+          {{"--topk", "K", "how many classes to show per image (default 5)"},
+           {"--json", "", "one JSON object per image, one per line (see above)"},
+           {"--labels", "FILE", "class names, one per line (default: ImageNet-1k's for 1000)"}},
+          kPreprocessOptions, kRunOptions});
+
+const char* kClassifyHelp =
+    "usage: vit classify --weights W IMAGE... [--topk 5] [--json] [options]\n"
+    "\n"
+    "The top-k classes of each image with their probabilities. Images are PPM/PGM, PNG or\n"
+    "JPEG; each is resized (bicubic), center-cropped to the model's input size and normalised\n"
+    "as timm does for the checkpoint. --json prints, per image, one line:\n"
+    "  {\"image\": \"cat.png\", \"topk\": [{\"index\": 281, \"label\": \"tabby\", \"logit\": 9.1, "
+    "\"prob\": 0.8}, ...]}\n"
+    "An image that cannot be read is reported on stderr and the others are still classified;\n"
+    "the exit status is then 2.\n"
+    "\n";
+
+std::vector<std::string> class_names(const Args& args, int64_t num_classes) {
+    const auto n = static_cast<size_t>(num_classes);
+    if (args.has("--labels")) return load_labels(args.required("--labels"), n);
+    if (num_classes == 1000) {
+        try {
+            return load_labels(imagenet_labels_path(), n);
+        } catch (const FileError&) {
+            // The binary was moved away from its source tree: numbered classes will do.
+        }
+    }
+    std::vector<std::string> names;
+    for (size_t i = 0; i < n; ++i) names.push_back(fmt::format("class {}", i));
+    return names;
+}
+
+int classify(const Args& args, std::ostream& out, const std::function<void(std::string)>& report) {
+    const std::vector<std::string>& images = args.positional();
+    if (images.empty()) throw UsageError("no IMAGE given");
+    const int64_t k_wanted = args.get_int("--topk", 5, 1, 1'000'000);
+    const bool as_json = args.has("--json");
+
+    const Checkpoint ck = load(args);
+    if (ck.config.in_chans != 3)
+        throw CheckpointError(fmt::format("checkpoint '{}': the model takes {} channels; images "
+                                          "have 3 (RGB)",
+                                          ck.path, ck.config.in_chans));
+    std::string why;
+    const PreprocessConfig pre = preprocess_config(ck, args, &why);
+    const std::vector<std::string> names = class_names(args, ck.config.num_classes);
+    const auto model = make_vit(ck);
+    const int64_t k = std::min(k_wanted, ck.config.num_classes);
+    if (!as_json)
+        out << fmt::format("{} ({}, {} x {}, mean {}, std {})\n", ck.config.name,
+                           to_string(ck.naming), pre.input_size, pre.input_size, floats(pre.mean),
+                           floats(pre.stddev));
+
+    int status = 0;
+    for (const std::string& path : images) {
+        try {
+            const Tensor x = preprocess(read_image(path), pre);  // (1, 3, S, S)
+            const Tensor logits = (*model)(x);                   // (1, classes)
+            const TopK top = topk(softmax(logits, -1), k, -1);   // (1, k)
+            std::vector<std::string> rows;
+            for (int64_t i = 0; i < k; ++i) {
+                const auto index = static_cast<int64_t>(top.indices.at({0, i}));
+                const float prob = top.values.at({0, i}), logit = logits.at({0, index});
+                const std::string& label = names[static_cast<size_t>(index)];
+                rows.push_back(as_json ? fmt::format("{{\"index\": {}, \"label\": {}, \"logit\": "
+                                                     "{}, \"prob\": {}}}",
+                                                     index, json_string(label),
+                                                     json_number(logit), json_number(prob))
+                                       : fmt::format("  {:6.2f}%  {}  (class {}, logit {:.4f})",
+                                                     100.0f * prob, label, index, logit));
+            }
+            if (as_json)
+                out << fmt::format("{{\"image\": {}, \"topk\": [{}]}}\n", json_string(path),
+                                   fmt::join(rows, ", "));
+            else
+                out << fmt::format("{}\n{}\n", path, fmt::join(rows, "\n"));
+            out.flush();
+        } catch (const std::exception& e) {
+            const std::string what = e.what();
+            report(what.find(path) == std::string::npos ? path + ": " + what : what);
+            status = 2;
+        }
+    }
+    return status;
+}
+
+// ---- vit run -----------------------------------------------------------------------------------
+
+const std::vector<Option> kRunCommandOptions =
+    join({kModelOptions,
+          {{"--input", "X", "safetensors file holding the images tensor (B, 3, H, W)"},
+           {"--input-key", "NAME", "which tensor of X (default: 'input', or its only tensor)"},
+           {"--output", "Y", "safetensors file to write, with one tensor 'logits' (B, classes)"}},
+          kRunOptions});
+
+const char* kRunHelp =
+    "usage: vit run --weights W --input X.safetensors --output Y.safetensors [options]\n"
+    "\n"
+    "The raw forward pass, for comparing with PyTorch and for scripts: the (B, 3, H, W) tensor\n"
+    "in X goes through the model as it is (no resizing, no normalisation) and the logits\n"
+    "(B, classes) are written to Y as tensor 'logits'.\n"
+    "\n";
+
+int run(const Args& args, std::ostream& out) {
+    if (!args.positional().empty())
+        throw UsageError(fmt::format("unexpected argument '{}'", args.positional()[0]));
+    const std::string input_path = args.required("--input");
+    const std::string output_path = args.required("--output");
+    const Checkpoint ck = load(args);
+
+    const TensorMap inputs = load_safetensors(input_path);
+    std::string key = args.get("--input-key");
+    if (key.empty()) {
+        if (inputs.count("input") || inputs.size() != 1)
+            key = "input";
+        else
+            key = inputs.begin()->first;
+    }
+    auto it = inputs.find(key);
+    if (it == inputs.end()) {
+        std::string keys;
+        for (const auto& entry : inputs) keys += (keys.empty() ? "'" : ", '") + entry.first + "'";
+        throw FileError(fmt::format("{}: has no tensor '{}' (it has {}); choose one with "
+                                    "--input-key",
+                                    input_path, key, keys.empty() ? "none" : keys));
+    }
+    const Tensor& x = it->second;
+    const ViTConfig& c = ck.config;
+    if (x.dim() != 4 || x.size(0) < 1 || x.size(1) != c.in_chans || x.size(2) != c.img_size ||
+        x.size(3) != c.img_size)
+        throw FileError(fmt::format("{}: tensor '{}' has shape {}, expected (B, {}, {}, {}) with "
+                                    "B >= 1 for {}",
+                                    input_path, key, to_string(x.shape()), c.in_chans, c.img_size,
+                                    c.img_size, c.name));
+    const auto model = make_vit(ck);
+    const Tensor logits = (*model)(x);  // (B, classes)
+    save_safetensors(output_path, {{"logits", logits}});
+    out << fmt::format("{}: logits {}\n", output_path, to_string(logits.shape()));
+    return 0;
+}
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+const char* kMainHelp =
+    "usage: vit <command> [options]\n"
+    "\n"
+    "A Vision Transformer from checkpoints in timm or Hugging Face naming.\n"
+    "\n"
+    "commands:\n"
+    "  info       what a checkpoint holds: naming, configuration, parameters, tensors\n"
+    "  classify   the top classes of images (PPM/PGM, PNG, JPEG)\n"
+    "  run        raw forward: a (B, 3, H, W) tensor in, logits out (safetensors files)\n"
+    "\n"
+    "'vit <command> --help' shows a command's options. Exit status: 0 on success, 2 on bad\n"
+    "usage or bad input (one line on stderr naming the file and the problem).\n";
+
+struct Command {
+    const char* name;
+    const char* help;
+    const std::vector<Option>* options;
+};
+const Command kCommands[] = {{"info", kInfoHelp, &kInfoOptions},
+                             {"classify", kClassifyHelp, &kClassifyOptions},
+                             {"run", kRunHelp, &kRunCommandOptions}};
+
+// One line: a message from a hostile file may hold newlines or other control bytes.
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return s;
+}
+
+// Kernel choice and thread count are process-wide: put them back for the caller (the tests).
+struct RestoreGlobals {
+    Kernel kernel = default_kernel();
+    int threads = get_num_threads();
+    ~RestoreGlobals() {
+        set_default_kernel(kernel);
+        set_num_threads(threads);
+    }
+};
+
+}  // namespace
+
+int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    std::vector<std::string> words(argv + std::min(argc, 1), argv + std::max(argc, 1));
+    if (words.empty()) {
+        err << kMainHelp;
+        return 2;
+    }
+    if (words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+        out << kMainHelp;
+        return 0;
+    }
+    const Command* command = nullptr;
+    for (const Command& c : kCommands)
+        if (words[0] == c.name) command = &c;
+    if (!command) {
+        err << fmt::format("vit: unknown command '{}' (commands: info, classify, run; see 'vit "
+                           "--help')\n",
+                           one_line(words[0]));
+        return 2;
+    }
+    const std::string name = command->name;
+    const auto report = [&](const std::string& message) {
+        err << fmt::format("vit {}: {}\n", name, one_line(message));
+    };
+
+    RestoreGlobals restore;
+    try {
+        const Args args(std::vector<std::string>(words.begin() + 1, words.end()),
+                        *command->options);
+        if (args.has("--help")) {
+            out << command->help << "options:\n" << options_help(*command->options);
+            return 0;
+        }
+        if (args.has("--threads")) set_num_threads(int(args.get_int("--threads", 1, 1, 1024)));
+        if (args.has("--kernels")) {
+            const std::string k = args.get("--kernels");
+            if (k != "naive" && k != "blocked")
+                throw UsageError(fmt::format("--kernels must be naive or blocked, got '{}'", k));
+            set_default_kernel(parse_kernel(k));
+        }
+        if (name == "info") return info(args, out);
+        if (name == "classify") return classify(args, out, report);
+        return run(args, out);
+    } catch (const UsageError& e) {
+        report(fmt::format("{} (see 'vit {} --help')", e.what(), name));
+    } catch (const std::bad_alloc&) {
+        report("out of memory");
+    } catch (const std::exception& e) {
+        report(e.what());
+    }
+    return 2;
+}
+
+}  // namespace vitlab::cli

@@ -1,0 +1,18 @@
+// vit_main.h: the `vit` command as a function, so the tests can run it in-process.
+//
+//   vit info     --weights W                       what a checkpoint holds
+//   vit classify --weights W IMAGE... [--topk 5]   the top classes of each image
+//   vit run      --weights W --input X --output Y  raw forward: (B, 3, H, W) in, logits out
+// cli/vit.cpp's main() is vit_main(argc, argv, std::cout, std::cerr). Exit status: 0 on
+// success, 2 on bad usage or bad input, with one line on `err` that names the file and the
+// problem. The process-wide kernel choice and thread count are restored before returning.
+// Read cli/commands.cpp for the commands themselves.
+#pragma once
+
+#include <ostream>
+
+namespace vitlab::cli {
+
+int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace vitlab::cli
