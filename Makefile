@@ -140,3 +140,46 @@ clean:
 -include tutorials/exercises/exercises.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- the vit command (cli/) -----------------------------------------------------------------
+# build/vit is cli/*.cpp and the library. The test binary links cli/ too (all of it but main()
+# in cli/vit.cpp) so that tests/test_cli.cpp runs vit_main() in-process.
+#   make vit       build/vit
+#   make fuzz      libFuzzer targets fuzz/fuzz_*.cpp with clang, ASan and UBSan (build/fuzz/);
+#                  fuzz/run.sh [SECONDS] builds and runs each one (default 20 s)
+CLI_SRCS := $(sort $(wildcard cli/*.cpp))
+CLI_LIB_OBJS := $(filter-out $(BUILD)/obj/cli/vit.o,$(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o))
+VIT_BIN := $(BUILD)/vit
+
+.PHONY: vit fuzz
+vit: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(VIT_BIN)
+
+$(VIT_BIN): $(BUILD)/obj/cli/vit.o $(CLI_LIB_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+
+# The test binary's own recipe lists only tests/ and the library; cli/ comes in here.
+$(TEST_BIN): $(CLI_LIB_OBJS)
+$(TEST_BIN): LDLIBS_ALL := $(CLI_LIB_OBJS) $(LIB) $(LDLIBS_ALL)
+
+FUZZ_CXX ?= clang++
+FUZZ_DIR := build/fuzz
+FUZZ_CXXFLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -Wall -Wextra -Werror -pthread -I. $(EXTRA_INC) \
+	-DVITLAB_SOURCE_DIR=\"$(CURDIR)\" -MMD -MP
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
+FUZZ_TARGETS := $(patsubst fuzz/%.cpp,$(FUZZ_DIR)/%,$(sort $(wildcard fuzz/fuzz_*.cpp)))
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_TARGETS)
+
+$(FUZZ_DIR)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libvitlab.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_DIR)/libvitlab.a
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $^ -o $@ $(EXTRA_LIB) -lfmt

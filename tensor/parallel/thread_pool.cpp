@@ -11,10 +11,10 @@
 //   wait until every worker checked out  <-  checks out (`busy_ - 1`), sleeps again
 //   rethrow the first exception, if any
 //
-// The range is cut into exactly `threads` contiguous, non-empty chunks (threads <= the range
-// length). The caller runs chunk 0; the others go to whoever is free first (an atomic
-// counter). Which worker runs a chunk can change from run to run, but the chunks themselves
-// depend only on the range and the thread count.
+// The range is cut into min(threads, length) contiguous, non-empty chunks. The caller runs
+// chunk 0; the others go to whoever is free first (an atomic counter). Which worker runs a
+// chunk can change from run to run, but the chunks themselves depend only on the range and
+// the thread count.
 //
 // Nested calls run serially: a thread that is already inside a chunk (marked by the
 // thread_local `t_inside_chunk`) simply calls fn(begin, end) itself. Two unrelated threads
@@ -57,11 +57,12 @@ class ThreadPool {
   public:
     ~ThreadPool() { stop_workers(); }
 
-    // Runs fn on `threads` chunks of [begin, end); returns when all are done.
-    void run(int64_t begin, int64_t end, int threads,
+    // Runs fn on `chunks` chunks of [begin, end) with `threads` threads in all (the caller and
+    // threads - 1 workers); returns when all are done. Workers without a chunk just check out.
+    void run(int64_t begin, int64_t end, int64_t chunks, int threads,
              const std::function<void(int64_t, int64_t)>& fn) {
         std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
-        if (static_cast<int>(workers_.size()) != threads - 1) {
+        if (static_cast<int>(workers_.size()) != threads - 1) {  // set_num_threads changed it
             stop_workers();
             start_workers(threads - 1);
         }
@@ -70,7 +71,7 @@ class ThreadPool {
             fn_ = &fn;
             begin_ = begin;
             end_ = end;
-            chunks_ = threads;
+            chunks_ = chunks;
             next_chunk_ = 1;  // chunk 0 is the caller's
             error_ = nullptr;
             busy_ = static_cast<int>(workers_.size());
@@ -188,12 +189,13 @@ int get_num_threads() {
 
 void parallel_for(int64_t begin, int64_t end, const std::function<void(int64_t, int64_t)>& fn) {
     if (end <= begin) return;
-    const int64_t threads = std::min<int64_t>(get_num_threads(), end - begin);
-    if (threads <= 1 || t_inside_chunk) {
+    const int threads = get_num_threads();
+    const int64_t chunks = std::min<int64_t>(threads, end - begin);
+    if (chunks <= 1 || t_inside_chunk) {
         fn(begin, end);
         return;
     }
-    pool().run(begin, end, static_cast<int>(threads), fn);
+    pool().run(begin, end, chunks, threads, fn);
 }
 
 }  // namespace vitlab
