@@ -24,6 +24,13 @@ TEST_CASE("LayerNorm: normalises each row, then scales and shifts (hand-checked)
     check_close(y, from_vector({-3 * s + 1, -s, s, 3 * s}, {4}), 1e-6f);
 }
 
+TEST_CASE("LayerNorm: eps is 1e-6 by default, which shows on rows with a tiny variance") {
+    // [0, 0.001]: mean 0.0005, var 2.5e-7; out = +-0.0005 / sqrt(2.5e-7 + eps)
+    Tensor x = from_vector({0.0f, 0.001f}, {2});
+    check_close(nn::LayerNorm(2)(x), from_vector({-0.447214f, 0.447214f}, {2}), 1e-4f);
+    check_close(nn::LayerNorm(2, 1e-5f)(x), from_vector({-0.156174f, 0.156174f}, {2}), 1e-4f);
+}
+
 TEST_CASE("LayerNorm: matches torch.nn.LayerNorm(16, eps=1e-6)") {
     auto f = fixture("nn_layers");
     nn::LayerNorm norm(16);

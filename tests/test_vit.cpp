@@ -180,5 +180,7 @@ TEST_CASE("VisionTransformer: the seed decides the weights; init follows timm") 
     CHECK(std::sqrt(sq / a.pos_embed.numel()) == doctest::Approx(0.02).epsilon(0.15));
     for (float x : a.cls_token.to_vector()) CHECK(std::abs(x) < 1e-5f);
     CHECK(a.norm.weight.to_vector() == std::vector<float>(64, 1.0f));
+    CHECK(a.norm.eps == 1e-6f);
+    CHECK(a.blocks[1].norm2.eps == 1e-6f);
     CHECK(max_abs_diff(a.blocks[0].mlp.fc1.bias, zeros({128})) == 0.0f);
 }
