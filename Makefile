@@ -130,9 +130,18 @@ $(BUILD)/tutorials/%: $(BUILD)/obj/tutorials/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
 
+# bench/ prints OpenBLAS's sgemm beside ours when libopenblas (libopenblas-dev) is installed.
+OPENBLAS_LIB := $(firstword $(wildcard /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so \
+	/usr/local/lib/libopenblas.so))
+ifneq ($(OPENBLAS_LIB),)
+  BENCH_FLAGS := -DVITLAB_HAVE_OPENBLAS
+  BENCH_LIBS := -lopenblas
+endif
+$(BUILD)/obj/bench/%.o: CXXFLAGS_ALL += $(BENCH_FLAGS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
+	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL) $(BENCH_LIBS)
 
 format:
 	clang-format -i $$(find tensor nn vit vision cli tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)

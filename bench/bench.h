@@ -13,6 +13,7 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -38,23 +39,47 @@ inline double seconds_of(const std::function<void()>& fn) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// CPU time used so far by all threads of this process, in seconds.
+inline double process_cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 struct Timing {
-    double median = 0.0;  // seconds
+    double median = 0.0;  // wall-clock seconds of one run
     double min = 0.0;
     double max = 0.0;
+    // CPU seconds per wall second over the timed runs: about the number of threads working
+    // when the machine is otherwise idle; clearly less means other processes took the cores.
+    double cpu_per_wall = 0.0;
+    double cpu_median = 0.0;  // CPU seconds of one run, all threads together
     int runs = 0;
 };
+
+inline double median_of(std::vector<double> t) {
+    std::sort(t.begin(), t.end());
+    const size_t h = t.size() / 2;
+    return t.size() % 2 ? t[h] : 0.5 * (t[h - 1] + t[h]);
+}
 
 // `warmup` untimed calls, then `reps` timed ones (reps >= 1).
 inline Timing measure(const std::function<void()>& fn, int reps = 10, int warmup = 2) {
     for (int i = 0; i < warmup; ++i) fn();
-    std::vector<double> t;
-    for (int i = 0; i < std::max(reps, 1); ++i) t.push_back(seconds_of(fn));
-    std::sort(t.begin(), t.end());
+    std::vector<double> t, c;
+    for (int i = 0; i < std::max(reps, 1); ++i) {
+        const double cpu0 = process_cpu_seconds();
+        t.push_back(seconds_of(fn));
+        c.push_back(process_cpu_seconds() - cpu0);
+    }
     Timing out;
-    out.median = t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
-    out.min = t.front();
-    out.max = t.back();
+    out.median = median_of(t);
+    out.min = *std::min_element(t.begin(), t.end());
+    out.max = *std::max_element(t.begin(), t.end());
+    double wall = 0.0, cpu = 0.0;
+    for (size_t i = 0; i < t.size(); ++i) wall += t[i], cpu += c[i];
+    out.cpu_per_wall = wall > 0.0 ? cpu / wall : 0.0;
+    out.cpu_median = median_of(c);
     out.runs = static_cast<int>(t.size());
     return out;
 }
@@ -83,7 +108,9 @@ inline int64_t peak_rss_bytes() {
 #endif
 }
 
-inline double peak_rss_mb() { return static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0); }
+inline double peak_rss_mb() {
+    return static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
+}
 
 // ---- threads --------------------------------------------------------------------------------
 

@@ -1,49 +1,61 @@
-// bench_matmul.cpp: how much faster matmul_blocked is than matmul_naive, on ViT-B's shapes.
+// bench_matmul.cpp: the matmul ladder and the blocked kernel against OpenBLAS, on ViT-B shapes.
 //
-//   make bench                      (or: build/bench/bench_matmul [--reps N] [--no-naive])
+//   make bench                       (or: build/bench/bench_matmul [--reps N] [--no-ladder])
 //
 // The four products of one ViT-B/16 block at 384 px (577 tokens, width 768):
 //   qkv   (577, 768)  @ (768, 2304)      fc1  (577, 768)  @ (768, 3072)
 //   fc2   (577, 3072) @ (3072, 768)      proj (577, 768)  @ (768, 768)
-// For each: naive once (it takes seconds), then blocked with 1 and 2 threads: two warm-up
-// runs, then the median of --reps runs. GFLOP/s counts 2 * M * N * K operations. Before
-// timing, the blocked result is checked against naive (tolerance of matmul.h).
+// For each shape, every rung of matmul_ladder.h on 1 thread (3 runs; ijk once, on 64 rows),
+// then blocked with 1 and 2 threads, "prepacked" (b packed once by pack_b, as a Linear layer
+// does), and OpenBLAS's cblas_sgemm when it was found at build time (the Makefile defines
+// VITLAB_HAVE_OPENBLAS and links -lopenblas). Times are medians after warm-up runs; blocked
+// and OpenBLAS on 1 thread are timed in alternation so that a busy machine slows both alike.
+// OpenBLAS on 2 threads is timed after everything else: its idle threads spin for a while
+// after each call and would steal the core from ours. GFLOP/s counts 2 * M * N * K. Each
+// result is checked first (tolerance of matmul.h) against the blocked one, and blocked
+// against OpenBLAS or, without it, against the ijk rung.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <thread>
+#include <string>
 #include <vector>
 
+#include "bench/bench.h"
 #include "tensor/ops.h"
+#include "tensor/ops/matmul_ladder.h"
+
+#if defined(VITLAB_HAVE_OPENBLAS) && __has_include(<cblas.h>)
+#include <cblas.h>
+#define HAVE_OPENBLAS 1
+#else
+#define HAVE_OPENBLAS 0
+#endif
 
 using namespace vitlab;
 
 namespace {
 
-double seconds_of(const std::function<void()>& fn) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+struct Case {
+    const char* name;
+    int64_t M, K, N;
+};
 
-double median_seconds(int reps, const std::function<void()>& fn) {
-    for (int i = 0; i < 2; ++i) fn();  // warm-up: caches, page faults, the thread pool
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) t.push_back(seconds_of(fn));
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
+#if HAVE_OPENBLAS
+void openblas_sgemm(const Tensor& a, const Tensor& b, Tensor& c) {
+    const int M = static_cast<int>(a.size(0)), K = static_cast<int>(a.size(1)),
+              N = static_cast<int>(b.size(1));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a.data(), K, b.data(), N,
+                0.0f, c.data(), N);
 }
+#endif
 
 // Largest |got - want| / sum_p |a[i][p] b[p][j]| (the tolerance of matmul.h is 1e-4).
 double worst_relative_error(const Tensor& a, const Tensor& b, const Tensor& got,
                             const Tensor& want) {
-    Tensor abs_a = map(a, [](float x) { return std::fabs(x); });
-    Tensor abs_b = map(b, [](float x) { return std::fabs(x); });
-    const Tensor scale = matmul(abs_a, abs_b, Kernel::Blocked);
+    const Tensor scale = matmul(map(a, [](float x) { return std::fabs(x); }),
+                                map(b, [](float x) { return std::fabs(x); }), Kernel::Blocked);
     double worst = 0.0;
     const float *g = got.data(), *w = want.data(), *s = scale.data();
     for (int64_t i = 0; i < got.numel(); ++i)
@@ -51,75 +63,184 @@ double worst_relative_error(const Tensor& a, const Tensor& b, const Tensor& got,
     return worst;
 }
 
-void row(const char* shape, const char* kernel, int threads, double s, double flops,
-         double naive_s) {
-    std::printf("%-18s %-8s %7d %11.1f %9.1f", shape, kernel, threads, s * 1e3, flops / s * 1e-9);
-    if (naive_s > 0) std::printf("   %5.0fx naive", naive_s / s);
-    std::printf("\n");
+bool check(const char* what, const Case& c, const Tensor& a, const Tensor& b, const Tensor& got,
+           const Tensor& want) {
+    const double err = worst_relative_error(a, b, got, want);
+    if (err <= 1e-4) return true;
+    std::printf("FAIL: %s on %s differs by %.2e (relative)\n", what, c.name, err);
+    return false;
 }
+
+double median_of(std::vector<double> t) {
+    std::sort(t.begin(), t.end());
+    const size_t n = t.size();
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+// Medians of f and g, timed in alternation after one warm-up call each.
+std::pair<double, double> alternating_medians(const std::function<void()>& f,
+                                              const std::function<void()>& g, int reps) {
+    f(), g();
+    std::vector<double> tf, tg;
+    for (int i = 0; i < reps; ++i) {
+        tf.push_back(bench::seconds_of(f));
+        tg.push_back(bench::seconds_of(g));
+    }
+    return {median_of(tf), median_of(tg)};
+}
+
+struct Row {
+    std::string shape, version;
+    int threads;
+    double seconds, flops;
+    std::string note;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    int reps = 10;
-    bool naive = true;
+    int reps = 11;
+    bool ladder = true;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = std::max(1, std::atoi(argv[++i]));
-        } else if (!std::strcmp(argv[i], "--no-naive")) {
-            naive = false;
+        } else if (!std::strcmp(argv[i], "--no-ladder")) {
+            ladder = false;
         } else {
-            std::fprintf(stderr, "usage: %s [--reps N] [--no-naive]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--reps N] [--no-ladder]\n", argv[0]);
             return 2;
         }
     }
-    struct Case {
-        const char* name;
-        int64_t M, K, N;
-    };
     const Case cases[] = {{"qkv", 577, 768, 2304},
                           {"fc1", 577, 768, 3072},
                           {"fc2", 577, 3072, 768},
                           {"proj", 577, 768, 768}};
 
-    std::printf("matmul: c (M, N) = a (M, K) @ b (K, N), float32; blocked = median of %d runs\n",
-                reps);
-    double load = 0.0;
-    const unsigned cores = std::thread::hardware_concurrency();
-    if (getloadavg(&load, 1) == 1 && load > cores)
-        std::printf(
-            "note: load average %.1f on %u cores; other processes compete for the CPU, so "
-            "these times are pessimistic\n",
-            load, cores);
-    std::printf("%-18s %-8s %7s %11s %9s\n", "M x K x N", "kernel", "threads", "time (ms)",
-                "GFLOP/s");
-    const int saved_threads = get_num_threads();
+    std::printf(
+        "matmul: c (M, N) = a (M, K) @ b (K, N), float32; median of %d runs "
+        "(ijk: 1 run, other ladder rungs: 3)\n",
+        reps);
+#if HAVE_OPENBLAS
+    std::printf("OpenBLAS %s\n", openblas_get_config());
+#else
+    std::printf(
+        "OpenBLAS not found at build time (apt-get install libopenblas-dev): no reference "
+        "column\n");
+#endif
+    const std::string warning = bench::load_warning();
+    if (!warning.empty()) std::printf("%s\n", warning.c_str());
+
+    std::vector<Row> rows;
+    std::vector<double> blocked_s[2], openblas_s[2];  // per case, for 1 and 2 threads
     Generator gen(0);
+    std::vector<Tensor> as, bs;
     for (const Case& c : cases) {
-        const Tensor a = randn({c.M, c.K}, gen), b = randn({c.K, c.N}, gen);
+        as.push_back(randn({c.M, c.K}, gen));
+        bs.push_back(randn({c.K, c.N}, gen));
+    }
+
+    for (size_t ci = 0; ci < std::size(cases); ++ci) {
+        const Case& c = cases[ci];
+        const Tensor &a = as[ci], &b = bs[ci];
         const double flops = 2.0 * c.M * c.N * c.K;
         char shape[64];
-        std::snprintf(shape, sizeof shape, "%lldx%lldx%lld %s", (long long)c.M, (long long)c.K,
-                      (long long)c.N, c.name);
+        std::snprintf(shape, sizeof shape, "%s %lldx%lldx%lld", c.name, (long long)c.M,
+                      (long long)c.K, (long long)c.N);
+        Tensor want = empty({c.M, c.N}), got = empty({c.M, c.N});
+        bench::Threads one(1);
+        gemm_blocked(a, b, want);
 
-        double naive_s = 0.0;
-        if (naive) {
-            Tensor want;
-            naive_s = seconds_of([&] { want = matmul(a, b, Kernel::Naive); });
-            row(shape, "naive", 1, naive_s, flops, 0.0);
-            const double err = worst_relative_error(a, b, matmul(a, b, Kernel::Blocked), want);
-            if (err > 1e-4) {
-                std::printf("FAIL: blocked differs from naive by %.2e (relative)\n", err);
-                return 1;
+        if (ladder) {
+            for (const MatmulRung& rung : matmul_ladder()) {
+                if (rung.gemm == static_cast<decltype(rung.gemm)>(gemm_blocked)) continue;
+                // ijk takes seconds on the whole product: it runs once, on the first 64 rows
+                // of a (its speed per row does not depend on how many rows there are).
+                const bool slow = !std::strcmp(rung.name, "ijk");
+                const int64_t m = slow ? 64 : c.M;
+                const Tensor a_rows = a.narrow(0, 0, m);
+                Tensor out = empty({m, c.N});
+                const bench::Timing t =
+                    bench::measure([&] { rung.gemm(a_rows, b, out); }, slow ? 1 : 3, slow ? 0 : 1);
+                if (!check(rung.name, c, a_rows, b, out, want.narrow(0, 0, m).contiguous()))
+                    return 1;
+                rows.push_back({shape, rung.name, 1, t.median, 2.0 * m * c.N * c.K,
+                                slow ? "first 64 rows of a, 1 run" : ""});
             }
         }
-        for (int threads : {1, 2}) {
-            set_num_threads(threads);
-            Tensor out;
-            const double s = median_seconds(reps, [&] { out = matmul(a, b, Kernel::Blocked); });
-            row(shape, "blocked", threads, s, flops, naive_s);
+
+#if HAVE_OPENBLAS
+        openblas_set_num_threads(1);
+        openblas_sgemm(a, b, got);
+        if (!check("blocked vs OpenBLAS", c, a, b, want, got)) return 1;
+        const auto [tb, to] = alternating_medians([&] { gemm_blocked(a, b, got); },
+                                                  [&] { openblas_sgemm(a, b, got); }, reps);
+        openblas_s[0].push_back(to);
+#else
+        const double tb = bench::measure([&] { gemm_blocked(a, b, got); }, reps).median;
+        if (!ladder) {
+            gemm_ijk(a, b, got);
+            if (!check("blocked vs ijk", c, a, b, want, got)) return 1;
         }
-        set_num_threads(saved_threads);
+#endif
+        blocked_s[0].push_back(tb);
+        rows.push_back({shape, "blocked", 1, tb, flops, ""});
+
+        const PackedB packed = pack_b(b);
+        const double tp = bench::measure([&] { gemm_blocked(a, packed, got); }, reps).median;
+        if (!check("prepacked", c, a, b, got, want)) return 1;
+        rows.push_back({shape, "prepacked", 1, tp, flops, ""});
+        {
+            bench::Threads two(2);
+            const double t2 = bench::measure([&] { gemm_blocked(a, b, got); }, reps).median;
+            blocked_s[1].push_back(t2);
+            rows.push_back({shape, "blocked", 2, t2, flops, ""});
+            const double tp2 = bench::measure([&] { gemm_blocked(a, packed, got); }, reps).median;
+            rows.push_back({shape, "prepacked", 2, tp2, flops, ""});
+        }
+    }
+
+#if HAVE_OPENBLAS
+    openblas_set_num_threads(2);
+    for (size_t ci = 0; ci < std::size(cases); ++ci) {
+        Tensor got = empty({cases[ci].M, cases[ci].N});
+        openblas_s[1].push_back(
+            bench::measure([&] { openblas_sgemm(as[ci], bs[ci], got); }, reps).median);
+    }
+#endif
+
+    bench::Table table({{"M x K x N", 18},
+                        {"version", 13},
+                        {"threads", 7, bench::Align::Right},
+                        {"time (ms)", 10, bench::Align::Right},
+                        {"GFLOP/s", 8, bench::Align::Right},
+                        {"note", 4}});
+    table.header();
+    auto print = [&](const Row& r) {
+        table.row({r.shape, r.version, std::to_string(r.threads), bench::fixed(r.seconds * 1e3, 2),
+                   bench::fixed(bench::giga_per_second(r.flops, r.seconds), 1), r.note});
+    };
+    size_t next = 0;
+    for (size_t ci = 0; ci < std::size(cases); ++ci) {
+        const Case& c = cases[ci];
+        const double flops = 2.0 * c.M * c.N * c.K;
+        for (; next < rows.size() && rows[next].shape.rfind(c.name, 0) == 0; ++next) {
+            Row r = rows[next];
+            if (r.version == "blocked") {
+                const double speedup = blocked_s[0][ci] / r.seconds;
+#if HAVE_OPENBLAS
+                char note[96];
+                std::snprintf(note, sizeof note, "%.2fx OpenBLAS",
+                              openblas_s[r.threads - 1][ci] / r.seconds);
+                r.note = note;
+#endif
+                if (r.threads == 2) r.note += "  " + bench::fixed(speedup, 2) + "x its 1 thread";
+            }
+            print(r);
+        }
+#if HAVE_OPENBLAS
+        for (int t = 0; t < 2; ++t)
+            print({rows[next - 1].shape, "OpenBLAS", t + 1, openblas_s[t][ci], flops, ""});
+#endif
     }
     return 0;
 }

@@ -66,8 +66,9 @@ int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t min, in
     auto it = values_.find(name);
     if (it == values_.end()) return fallback;
     const std::string& s = it->second;
-    const bool digits = !s.empty() && s.size() <= 18 &&
-                        std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits = !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) {
+        return c >= '0' && c <= '9';
+    });
     const int64_t v = digits ? std::stoll(s) : -1;
     if (!digits || v < min || v > max)
         throw UsageError(
@@ -89,9 +90,10 @@ std::vector<float> Args::get_floats(const std::string& name, size_t n, bool posi
         const float v = item.empty() ? NAN : std::strtof(item.c_str(), &end);
         if (item.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) ||
             (positive && !(v > 0.0f)))
-            throw UsageError(fmt::format("{}: '{}' is not a {}number (expected {} comma-separated "
-                                         "values, or one for all)",
-                                         name, item, positive ? "positive " : "", n));
+            throw UsageError(
+                fmt::format("{}: '{}' is not a {}number (expected {} comma-separated "
+                            "values, or one for all)",
+                            name, item, positive ? "positive " : "", n));
         out.push_back(v);
         start = comma + 1;
     }

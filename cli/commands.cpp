@@ -98,6 +98,16 @@ std::string json_number(float v) {
     return std::isfinite(v) ? fmt::format("{}", v) : "null";
 }
 
+// 86859496 -> "86,859,496"
+std::string grouped(int64_t n) {
+    std::string digits = std::to_string(n), out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
 std::string mb(double bytes) {
     return fmt::format("{:.1f} MB", bytes / 1e6);
 }
@@ -138,29 +148,32 @@ int info(const Args& args, std::ostream& out) {
                        ck.model_name.empty() || ck.model_name == c.name
                            ? ""
                            : fmt::format(" (name in the path: {})", ck.model_name));
-    out << fmt::format("image       {} x {}, {} channels, patches {} x {}: a {} x {} grid, {} "
-                       "tokens with the class token\n",
-                       c.img_size, c.img_size, c.in_chans, c.patch_size, c.patch_size,
-                       c.grid_size(), c.grid_size(), c.num_tokens());
-    out << fmt::format("encoder     width {}, depth {}, heads {} of {} dims ({}), mlp {}, qkv "
-                       "bias {}, layer norm eps {}\n",
-                       c.embed_dim, c.depth, c.num_heads, c.head_dim(), ck.heads_source,
-                       c.mlp_dim, c.qkv_bias ? "yes" : "no", c.layer_norm_eps);
+    out << fmt::format(
+        "image       {} x {}, {} channels, patches {} x {}: a {} x {} grid, {} "
+        "tokens with the class token\n",
+        c.img_size, c.img_size, c.in_chans, c.patch_size, c.patch_size, c.grid_size(),
+        c.grid_size(), c.num_tokens());
+    out << fmt::format(
+        "encoder     width {}, depth {}, heads {} of {} dims ({}), mlp {}, qkv "
+        "bias {}, layer norm eps {}\n",
+        c.embed_dim, c.depth, c.num_heads, c.head_dim(), ck.heads_source, c.mlp_dim,
+        c.qkv_bias ? "yes" : "no", c.layer_norm_eps);
     out << fmt::format("classes     {}\n", c.num_classes);
-    out << fmt::format("parameters  {} ({} as float32)\n", c.num_parameters(),
+    out << fmt::format("parameters  {} ({} as float32)\n", grouped(c.num_parameters()),
                        mb(4.0 * c.num_parameters()));
-    out << fmt::format("preprocess  resize bicubic (crop_pct {}), center crop {}, mean {}, std "
-                       "{} ({})\n",
-                       p.crop_pct, p.input_size, floats(p.mean), floats(p.stddev), why);
+    out << fmt::format(
+        "preprocess  resize bicubic (crop_pct {}), center crop {}, mean {}, std "
+        "{} ({})\n",
+        p.crop_pct, p.input_size, floats(p.mean), floats(p.stddev), why);
     out << fmt::format("tensors     {} ({}), {} numbers\n", ck.stored.size(), dtypes,
-                       stored_numel);
+                       grouped(stored_numel));
     size_t width = 0;
     for (const StoredTensor& t : ck.stored) width = std::max(width, t.name.size());
     for (const StoredTensor& t : ck.stored) {
         const std::string renamed =
             t.timm_name == t.name ? "" : fmt::format("  -> {}", t.timm_name);
-        out << fmt::format("  {:<{}}  {:<4}  {}{}\n", t.name, width, t.dtype,
-                           to_string(t.shape), renamed);
+        out << fmt::format("  {:<{}}  {:<4}  {}{}\n", t.name, width, t.dtype, to_string(t.shape),
+                           renamed);
     }
     return 0;
 }
@@ -172,7 +185,8 @@ const std::vector<Option> kClassifyOptions =
           {{"--topk", "K", "how many classes to show per image (default 5)"},
            {"--json", "", "one JSON object per image, one per line (see above)"},
            {"--labels", "FILE", "class names, one per line (default: ImageNet-1k's for 1000)"}},
-          kPreprocessOptions, kRunOptions});
+          kPreprocessOptions,
+          kRunOptions});
 
 const char* kClassifyHelp =
     "usage: vit classify --weights W IMAGE... [--topk 5] [--json] [options]\n"
@@ -209,9 +223,10 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
 
     const Checkpoint ck = load(args);
     if (ck.config.in_chans != 3)
-        throw CheckpointError(fmt::format("checkpoint '{}': the model takes {} channels; images "
-                                          "have 3 (RGB)",
-                                          ck.path, ck.config.in_chans));
+        throw CheckpointError(
+            fmt::format("checkpoint '{}': the model takes {} channels; images "
+                        "have 3 (RGB)",
+                        ck.path, ck.config.in_chans));
     std::string why;
     const PreprocessConfig pre = preprocess_config(ck, args, &why);
     const std::vector<std::string> names = class_names(args, ck.config.num_classes);
@@ -235,8 +250,8 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
                 const std::string& label = names[static_cast<size_t>(index)];
                 rows.push_back(as_json ? fmt::format("{{\"index\": {}, \"label\": {}, \"logit\": "
                                                      "{}, \"prob\": {}}}",
-                                                     index, json_string(label),
-                                                     json_number(logit), json_number(prob))
+                                                     index, json_string(label), json_number(logit),
+                                                     json_number(prob))
                                        : fmt::format("  {:6.2f}%  {}  (class {}, logit {:.4f})",
                                                      100.0f * prob, label, index, logit));
             }
@@ -291,18 +306,19 @@ int run(const Args& args, std::ostream& out) {
     if (it == inputs.end()) {
         std::string keys;
         for (const auto& entry : inputs) keys += (keys.empty() ? "'" : ", '") + entry.first + "'";
-        throw FileError(fmt::format("{}: has no tensor '{}' (it has {}); choose one with "
-                                    "--input-key",
-                                    input_path, key, keys.empty() ? "none" : keys));
+        throw FileError(
+            fmt::format("{}: has no tensor '{}' (it has {}); choose one with "
+                        "--input-key",
+                        input_path, key, keys.empty() ? "none" : keys));
     }
     const Tensor& x = it->second;
     const ViTConfig& c = ck.config;
     if (x.dim() != 4 || x.size(0) < 1 || x.size(1) != c.in_chans || x.size(2) != c.img_size ||
         x.size(3) != c.img_size)
-        throw FileError(fmt::format("{}: tensor '{}' has shape {}, expected (B, {}, {}, {}) with "
-                                    "B >= 1 for {}",
-                                    input_path, key, to_string(x.shape()), c.in_chans, c.img_size,
-                                    c.img_size, c.name));
+        throw FileError(fmt::format(
+            "{}: tensor '{}' has shape {}, expected (B, {}, {}, {}) with "
+            "B >= 1 for {}",
+            input_path, key, to_string(x.shape()), c.in_chans, c.img_size, c.img_size, c.name));
     const auto model = make_vit(ck);
     const Tensor logits = (*model)(x);  // (B, classes)
     save_safetensors(output_path, {{"logits", logits}});
@@ -367,9 +383,10 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
     for (const Command& c : kCommands)
         if (words[0] == c.name) command = &c;
     if (!command) {
-        err << fmt::format("vit: unknown command '{}' (commands: info, classify, run; see 'vit "
-                           "--help')\n",
-                           one_line(words[0]));
+        err << fmt::format(
+            "vit: unknown command '{}' (commands: info, classify, run; see 'vit "
+            "--help')\n",
+            one_line(words[0]));
         return 2;
     }
     const std::string name = command->name;
@@ -392,6 +409,8 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
                 throw UsageError(fmt::format("--kernels must be naive or blocked, got '{}'", k));
             set_default_kernel(parse_kernel(k));
         }
+        args.get_floats("--mean", 3, false);  // checked before the (slow) loading
+        args.get_floats("--std", 3, true);
         if (name == "info") return info(args, out);
         if (name == "classify") return classify(args, out, report);
         return run(args, out);

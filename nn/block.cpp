@@ -18,7 +18,10 @@ Block::Block(int64_t dim, int64_t num_heads, int64_t mlp_hidden_dim, float eps, 
 }
 
 Tensor Block::forward(const Tensor& x, Tensor* attn_probs) const {
-    Tensor y = x + attn(norm1(x), attn_probs);  // a new tensor: the caller's x is left alone
+    // y = x + attn(norm1(x)), summed into attn's output (a new tensor we own) rather than into
+    // a third one; the caller's x is left alone. Then the MLP's output is added in place too.
+    Tensor y = attn(norm1(x), attn_probs);
+    y += x;
     y += mlp(norm2(y));
     return y;
 }

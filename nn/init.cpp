@@ -12,9 +12,22 @@ void manual_seed(uint64_t seed) {
     default_generator() = Generator(seed);
 }
 
+static thread_local int skip_init_depth = 0;
+
+SkipInit::SkipInit() {
+    ++skip_init_depth;
+}
+SkipInit::~SkipInit() {
+    --skip_init_depth;
+}
+bool init_skipped() {
+    return skip_init_depth > 0;
+}
+
 // Calls draw() for each element in row-major order, so the numbers do not depend on strides.
 template <class Draw>
 static void fill_each(Tensor& t, Draw draw) {
+    if (init_skipped()) return;
     if (t.is_contiguous()) {
         float* p = t.data();
         for (int64_t i = 0; i < t.numel(); ++i) p[i] = draw();
@@ -36,10 +49,10 @@ void uniform_(Tensor& t, Generator& gen, float low, float high) {
 }
 
 void zeros_(Tensor& t) {
-    t.fill_(0.0f);
+    if (!init_skipped()) t.fill_(0.0f);
 }
 void ones_(Tensor& t) {
-    t.fill_(1.0f);
+    if (!init_skipped()) t.fill_(1.0f);
 }
 
 }  // namespace vitlab::nn

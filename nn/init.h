@@ -32,4 +32,20 @@ void uniform_(Tensor& t, Generator& gen, float low = 0.0f, float high = 1.0f);
 void zeros_(Tensor& t);
 void ones_(Tensor& t);
 
+// While a SkipInit lives (on this thread) the functions above leave tensors as they are. Layers
+// built under it get parameters of the right shapes in memory that was allocated (empty()) but
+// never written, so the operating system has not even given it pages yet: the way to build a
+// model whose parameters load_state_dict(state, strict, /*assign=*/true) is about to replace,
+// as PyTorch's torch.nn.utils.skip_init does. Initialising ViT-B/16's 86 M parameters takes
+// seconds and 350 MB that a checkpoint would then overwrite; skipping it takes neither.
+//   { nn::SkipInit skip; model = std::make_unique<VisionTransformer>(config); }
+class SkipInit {
+  public:
+    SkipInit();
+    ~SkipInit();
+    SkipInit(const SkipInit&) = delete;
+    SkipInit& operator=(const SkipInit&) = delete;
+};
+bool init_skipped();  // true while a SkipInit lives on this thread
+
 }  // namespace vitlab::nn

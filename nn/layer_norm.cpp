@@ -1,6 +1,7 @@
 // layer_norm.cpp: the LayerNorm layer owns weight and bias and calls tensor/ops layer_norm.
 #include "nn/layer_norm.h"
 
+#include "nn/init.h"
 #include "tensor/ops.h"
 
 namespace vitlab::nn {
@@ -8,8 +9,10 @@ namespace vitlab::nn {
 LayerNorm::LayerNorm(int64_t dim, float eps) : dim(dim), eps(eps) {
     if (dim <= 0)
         throw std::invalid_argument("LayerNorm: dim must be positive, got " + std::to_string(dim));
-    weight = ones({dim});
-    bias = zeros({dim});
+    weight = empty({dim});
+    ones_(weight);
+    bias = empty({dim});
+    zeros_(bias);
     register_parameter("weight", &weight);
     register_parameter("bias", &bias);
 }

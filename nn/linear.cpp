@@ -15,7 +15,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& 
     trunc_normal_(weight, gen, 0.0f, 0.02f, -2.0f, 2.0f);
     register_parameter("weight", &weight);
     if (bias) {
-        this->bias = zeros({out_features});
+        this->bias = empty({out_features});
+        zeros_(this->bias);
         register_parameter("bias", &this->bias);
     }
 }
@@ -31,9 +32,38 @@ Tensor Linear::forward(const Tensor& x) const {
     // (..., in) -> (rows, in) @ (in, out) -> (rows, out) -> (..., out): one big matrix product.
     Shape out_shape = x.shape();
     out_shape.back() = out_features;
-    Tensor y = matmul(x.reshape({-1, in_features}), weight.transpose(0, 1));
+    const Tensor rows = x.reshape({-1, in_features});
+    Tensor y = resolve(Kernel::Default) == Kernel::Naive
+                   ? matmul(rows, weight.transpose(0, 1), Kernel::Naive)
+                   : matmul(rows, packed_weight());
     if (bias.numel() > 0) y += bias;
     return y.view(out_shape);
+}
+
+namespace {
+bool same_view(const Tensor& a, const Tensor& b) {
+    return a.data() == b.data() && a.shape() == b.shape() && a.strides() == b.strides();
+}
+}  // namespace
+
+void Linear::prepack() const {
+    std::lock_guard<std::mutex> lock(pack_mutex_);
+    packed_ = pack_b(weight.transpose(0, 1));  // (in, out)
+    packed_from_ = weight;
+}
+
+bool Linear::is_prepacked() const {
+    std::lock_guard<std::mutex> lock(pack_mutex_);
+    return !packed_.empty() && same_view(packed_from_, weight);
+}
+
+PackedB Linear::packed_weight() const {
+    std::lock_guard<std::mutex> lock(pack_mutex_);
+    if (packed_.empty() || !same_view(packed_from_, weight)) {
+        packed_ = pack_b(weight.transpose(0, 1));
+        packed_from_ = weight;
+    }
+    return packed_;  // shares the panels; a concurrent prepack() cannot free them under us
 }
 
 }  // namespace vitlab::nn

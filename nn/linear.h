@@ -4,12 +4,24 @@
 //   y = x @ weight^T + bias,   weight (out_features, in_features), bias (out_features)
 // The weight is stored (out, in) as in PyTorch, so checkpoints load unchanged; the transpose
 // is a view (no copy). All leading dims are flattened into one matrix product.
+//
+// Packing the weight once: the blocked matmul copies b = weight^T into panels before it
+// multiplies (matmul.h, PackedB). The weight is the same on every call, so forward() packs it
+// the first time and keeps the panels (a second copy of the weight, the same size). The pack
+// is a snapshot of the numbers:
+//   - rebinding the member (weight = t, or load_state_dict with assign) is noticed: the next
+//     forward() packs again;
+//   - writing into it in place (weight.copy_(w), weight.fill_(0), load_state_dict without
+//     assign) is NOT noticed: call prepack() afterwards, or the old numbers are used.
+// With Kernel::Naive as the default kernel, forward() ignores the pack and runs matmul_naive.
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 
 #include "nn/init.h"
 #include "nn/module.h"
+#include "tensor/ops/matmul.h"
 
 namespace vitlab::nn {
 
@@ -22,9 +34,22 @@ class Linear : public Module {
     Tensor forward(const Tensor& x) const;
     Tensor operator()(const Tensor& x) const { return forward(x); }
 
+    // Packs weight^T now (again), e.g. after copying new numbers into weight in place.
+    void prepack() const;
+    // True when forward() would use a pack made from the current weight member.
+    bool is_prepacked() const;
+
     int64_t in_features, out_features;
     Tensor weight;  // (out_features, in_features)
     Tensor bias;    // (out_features), or empty when built with bias = false
+
+  private:
+    // The cache behind prepack(): packed_from_ is the weight the panels were made from; holding
+    // it keeps that storage alive, so a new weight can never reuse its address unnoticed.
+    mutable std::mutex pack_mutex_;
+    mutable Tensor packed_from_;
+    mutable PackedB packed_;
+    PackedB packed_weight() const;  // packs when the cache does not match weight
 };
 
 }  // namespace vitlab::nn

@@ -57,7 +57,7 @@ static std::string join(const std::vector<std::string>& names) {
     return out;
 }
 
-IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict) {
+IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict, bool assign) {
     std::vector<std::pair<std::string, Tensor*>> params;
     collect("", params);
 
@@ -93,7 +93,11 @@ IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict) {
 
     for (const auto& [name, p] : params) {
         auto it = state.find(name);
-        if (it != state.end()) p->copy_(it->second);
+        if (it == state.end()) continue;
+        if (assign)
+            *p = it->second;  // the registry holds a pointer to the member: it now sees the new one
+        else
+            p->copy_(it->second);
     }
     return result;
 }

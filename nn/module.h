@@ -63,7 +63,11 @@ class Module {
     //    expects (1000, 64)".
     // - strict: missing or unexpected keys throw StateDictError listing them, before anything
     //   is copied. Not strict: they are returned, and the matching tensors are copied.
-    IncompatibleKeys load_state_dict(const TensorMap& state, bool strict = true);
+    // - assign (PyTorch's assign=True): instead of copying, each parameter becomes the state's
+    //   tensor, sharing its storage, e.g. a checkpoint's memory-mapped file. Together with
+    //   SkipInit (init.h) a model is loaded without a second copy of its weights.
+    IncompatibleKeys load_state_dict(const TensorMap& state, bool strict = true,
+                                     bool assign = false);
 
   protected:
     // Call these from the constructor, on members of the derived class.

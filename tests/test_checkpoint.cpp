@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -53,7 +54,8 @@ std::string error_of(TensorMap tensors, const CheckpointOptions& options = heads
 // tensors (for the config-inference tests, which only look at shapes).
 TensorMap zeros_checkpoint(const ViTConfig& c, Naming naming) {
     TensorMap out;
-    for (const ExpectedTensor& e : expected_tensors(c, {naming, "vit."})) out[e.name] = zeros(e.shape);
+    for (const ExpectedTensor& e : expected_tensors(c, {naming, "vit."}))
+        out[e.name] = zeros(e.shape);
     return out;
 }
 
@@ -89,8 +91,11 @@ std::string read_bytes(const std::string& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Removes the old file first: ext4 flushes a file to disk when it is truncated and rewritten
+// (auto_da_alloc), which made the sweeps below 50 times slower.
 void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
+    std::remove(path.c_str());
+    std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
 }
 
 }  // namespace
@@ -133,10 +138,11 @@ TEST_CASE("checkpoint: Hugging Face naming gives PyTorch's logits; q, k, v becom
     CHECK(hf.stored.size() == 40);
     // Same weights as the timm file, in timm's names: qkv is query, key and value stacked.
     const Checkpoint timm = load_checkpoint(kTimm, heads(4));
-    for (const auto& [name, t] : timm.tensors) {
+    for (const auto& entry : timm.tensors) {  // (clang 14 cannot CAPTURE a structured binding)
+        const std::string& name = entry.first;
         CAPTURE(name);
         REQUIRE(hf.tensors.count(name) == 1);
-        CHECK(max_abs_diff(hf.tensors.at(name), t) == 0.0f);
+        CHECK(max_abs_diff(hf.tensors.at(name), entry.second) == 0.0f);
     }
     bool found_query = false;
     for (const StoredTensor& s : hf.stored)
@@ -151,7 +157,8 @@ TEST_CASE("checkpoint: Hugging Face naming gives PyTorch's logits; q, k, v becom
 
 TEST_CASE("checkpoint: F16 and BF16 files load as float32 and give PyTorch's logits") {
     const auto f = fixture("checkpoint_io");
-    const Checkpoint f16 = load_checkpoint(fixture_path("checkpoint_timm_f16.safetensors"), heads(4));
+    const Checkpoint f16 =
+        load_checkpoint(fixture_path("checkpoint_timm_f16.safetensors"), heads(4));
     const Checkpoint bf16 =
         load_checkpoint(fixture_path("checkpoint_timm_bf16.safetensors"), heads(4));
     CHECK(f16.stored[2].dtype == "F16");
@@ -165,10 +172,35 @@ TEST_CASE("checkpoint: F16 and BF16 files load as float32 and give PyTorch's log
 TEST_CASE("checkpoint: the model uses the loaded tensors in place, without copying them") {
     const Checkpoint ck = load_checkpoint(kTimm, heads(4));
     const auto model = make_vit(ck);
-    for (const auto& [name, p] : model->named_parameters()) {
+    for (const auto& entry : model->named_parameters()) {
+        const std::string& name = entry.first;
         CAPTURE(name);
-        CHECK(p.shares_storage_with(ck.tensors.at(name)));
+        CHECK(entry.second.shares_storage_with(ck.tensors.at(name)));
     }
+}
+
+TEST_CASE("checkpoint: SkipInit builds layers without drawing numbers; assign rebinds them") {
+    // make_vit's two halves, on a Linear: nothing is drawn from the generator under SkipInit...
+    Generator gen(3), fresh(3);
+    {
+        nn::SkipInit skip;
+        CHECK(nn::init_skipped());
+        nn::Linear fc(4, 3, true, gen);
+        nn::LayerNorm norm(4);
+        CHECK(fc.weight.shape() == Shape{3, 4});
+        CHECK(norm.weight.shape() == Shape{4});
+    }
+    CHECK_FALSE(nn::init_skipped());
+    CHECK(gen.normal() == fresh.normal());
+    // ...and load_state_dict(..., assign = true) makes the parameters *be* the given tensors.
+    nn::Linear fc(4, 3);
+    const Tensor w = randn({3, 4}, gen), b = randn({3}, gen);
+    fc.load_state_dict({{"weight", w}, {"bias", b}}, /*strict=*/true, /*assign=*/true);
+    CHECK(fc.weight.shares_storage_with(w));
+    CHECK(fc.named_parameters()[1].second.shares_storage_with(b));
+    fc.load_state_dict({{"weight", zeros({3, 4})}, {"bias", zeros({3})}});  // copy: same storage
+    CHECK(fc.weight.shares_storage_with(w));
+    CHECK(w.at({0, 0}) == 0.0f);
 }
 
 // ---- the configuration -------------------------------------------------------------------------
@@ -345,8 +377,7 @@ static void expect_error_or_model(const std::string& path, int& errors, int& loa
     try {
         const Checkpoint ck = load_checkpoint(path, heads(4));
         const ViTConfig& c = ck.config;
-        const Tensor logits =
-            (*make_vit(ck))(Tensor({1, c.in_chans, c.img_size, c.img_size}));
+        const Tensor logits = (*make_vit(ck))(Tensor({1, c.in_chans, c.img_size, c.img_size}));
         CHECK(logits.shape() == Shape{1, c.num_classes});
         ++loaded;
     } catch (const FileError&) {
@@ -354,8 +385,9 @@ static void expect_error_or_model(const std::string& path, int& errors, int& loa
     }
 }
 
-TEST_CASE("checkpoint: every truncation of the header and every header byte flipped is an error or "
-          "a working model") {
+TEST_CASE(
+    "checkpoint: every truncation of the header and every header byte flipped is an error or "
+    "a working model") {
     TempDir tmp;
     const std::string original = read_bytes(fixture_path("checkpoint_timm_bf16.safetensors"));
     uint64_t header = 0;

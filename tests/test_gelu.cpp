@@ -77,3 +77,41 @@ TEST_CASE("gelu: matches F.gelu, exact and approximate='tanh', on [-12, 12] and 
         check_close(gelu(f[c + ".x"], GeluApproximate::Tanh), f[c + ".tanh"], 1e-6f, 1e-5f);
     }
 }
+
+TEST_CASE("gelu: blocked matches naive on lengths 1, 3, 7, 17, 63, 64, 65, 577 and on views") {
+    Generator gen(4);
+    for (int64_t n : {1, 3, 7, 17, 63, 64, 65, 577}) {
+        CAPTURE(n);
+        const Tensor x = randn({3, n}, gen) * 4.0f;
+        for (GeluApproximate mode : kModes) {
+            check_close(gelu_blocked(x, mode), gelu_naive(x, mode), 1e-6f, 0.0f);
+            // Transposed: the blocked kernel reads a contiguous copy.
+            check_close(gelu_blocked(x.transpose(0, 1), mode), gelu_naive(x.transpose(0, 1), mode),
+                        1e-6f, 0.0f);
+        }
+    }
+    // Large enough to be split across threads, with a tail that is not a whole register.
+    const Tensor big = randn({577, 61}, gen) * 6.0f;
+    check_close(gelu_blocked(big), gelu_naive(big), 1e-6f, 0.0f);
+    check_close(gelu_blocked(big.slice(1, 1, 61, 2)), gelu_naive(big.slice(1, 1, 61, 2)), 1e-6f,
+                0.0f);
+}
+
+TEST_CASE("gelu: the blocked kernel keeps tiny inputs' relative accuracy and their sign") {
+    // gelu(x) = x/2 + x^2 / sqrt(2 pi) + ... for tiny x: no absolute error floor near 0.
+    const Tensor x = from_vector({1e-20f, -1e-20f, 1e-8f, -1e-8f, 0.0f}, {5});
+    const Tensor out = gelu_blocked(x);
+    check_close(out, from_vector({5e-21f, -5e-21f, 5e-9f, -5e-9f, 0.0f}, {5}), 0.0f, 1e-6f);
+}
+
+TEST_CASE("gelu: Kernel::Default follows the process-wide kernel") {
+    Generator gen(5);
+    const Tensor x = randn({4, 100}, gen) * 3.0f;
+    const Tensor naive = gelu_naive(x), blocked = gelu_blocked(x);
+    CHECK(max_abs_diff(naive, blocked) > 0.0f);  // else this test could not tell them apart
+    set_default_kernel(Kernel::Naive);
+    check_close(gelu(x), naive, 0.0f, 0.0f);
+    set_default_kernel(Kernel::Blocked);
+    check_close(gelu(x), blocked, 0.0f, 0.0f);
+    check_close(gelu(x, GeluApproximate::None, Kernel::Naive), naive, 0.0f, 0.0f);
+}

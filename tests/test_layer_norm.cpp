@@ -111,3 +111,44 @@ TEST_CASE("layer_norm: matches F.layer_norm with random weight, bias and eps") {
                     f[c + ".out"], 1e-5f, 1e-5f);
     }
 }
+
+TEST_CASE("layer_norm: blocked matches naive for C = 1, 3, 7, 17, 63, 64, 65, 577, 768") {
+    Generator gen(4);
+    for (int64_t C : {1, 3, 7, 17, 63, 64, 65, 577, 768}) {
+        CAPTURE(C);
+        const Tensor w = randn({C}, gen), b = randn({C}, gen);
+        // A spread of 3 around a mean of 50: the float sums must not lose the spread.
+        const Tensor x = randn({5, C}, gen) * 3.0f + 50.0f;
+        check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+        check_close(layer_norm_blocked(x.transpose(0, 1).contiguous().transpose(0, 1), w, b),
+                    layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+    }
+    // Many rows: split across threads.
+    const Tensor x = randn({577, 768}, gen), w = randn({768}, gen), b = randn({768}, gen);
+    check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+}
+
+TEST_CASE("layer_norm: blocked keeps the spread when the mean is 1e4 times larger") {
+    // Float lanes summing x ~ 1e4 +- 1: the corrected two-pass formula recovers the variance.
+    Generator gen(5);
+    const Tensor x = randn({4, 768}, gen) + 10000.0f;
+    const Tensor w = ones({768}), b = zeros({768});
+    check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+    const Tensor out = layer_norm_blocked(x, w, b);
+    double sq = 0.0;
+    for (int64_t c = 0; c < 768; ++c) sq += out.at({0, c}) * out.at({0, c});
+    CHECK(sq / 768 == doctest::Approx(1.0).epsilon(1e-5));
+}
+
+TEST_CASE("layer_norm: Kernel::Default follows the process-wide kernel") {
+    Generator gen(6);
+    const Tensor x = randn({6, 100}, gen) * 2.0f + 1.0f;
+    const Tensor w = randn({100}, gen), b = randn({100}, gen);
+    const Tensor naive = layer_norm_naive(x, w, b), blocked = layer_norm_blocked(x, w, b);
+    CHECK(max_abs_diff(naive, blocked) > 0.0f);  // else this test could not tell them apart
+    set_default_kernel(Kernel::Naive);
+    check_close(layer_norm(x, w, b), naive, 0.0f, 0.0f);
+    set_default_kernel(Kernel::Blocked);
+    check_close(layer_norm(x, w, b), blocked, 0.0f, 0.0f);
+    check_close(layer_norm(x, w, b, 1e-5f, Kernel::Naive), naive, 0.0f, 0.0f);
+}

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "nn/linear.h"
+#include "tensor/ops/matmul_ladder.h"
 #include "tests/fixture.h"
 
 using namespace vitlab;
@@ -26,19 +28,24 @@ Tensor abs_of(const Tensor& x) {
     return map(x, [](float v) { return std::fabs(v); });
 }
 
-// matmul.h's tolerance: for every element, |blocked - naive| <= 1e-4 * sum_p |a_ip b_pj|.
-void check_naive_and_blocked_agree(const Tensor& a, const Tensor& b) {
-    const Tensor want = matmul_naive(a, b), got = matmul_blocked(a, b);
+// matmul.h's tolerance: for every element, |got - naive| <= 1e-4 * sum_p |a_ip b_pj|.
+void check_agrees_with_naive(const Tensor& a, const Tensor& b, const Tensor& got,
+                             const char* what) {
+    const Tensor want = matmul_naive(a, b);
     REQUIRE(got.shape() == want.shape());
     const Tensor scale = matmul_naive(abs_of(a), abs_of(b));
     const auto g = got.to_vector(), w = want.to_vector(), s = scale.to_vector();
     for (size_t i = 0; i < g.size(); ++i) {
         if (std::fabs(g[i] - w[i]) <= 1e-4f * s[i]) continue;
         FAIL_CHECK("element ", i, " of ", to_string(want.shape()), " for ", to_string(a.shape()),
-                   " @ ", to_string(b.shape()), ": blocked ", g[i], ", naive ", w[i],
+                   " @ ", to_string(b.shape()), ": ", what, " ", g[i], ", naive ", w[i],
                    ", sum |a b| ", s[i]);
         return;
     }
+}
+
+void check_naive_and_blocked_agree(const Tensor& a, const Tensor& b) {
+    check_agrees_with_naive(a, b, matmul_blocked(a, b), "blocked");
 }
 
 }  // namespace
@@ -253,6 +260,118 @@ TEST_CASE("matmul: gemm_blocked overwrites c, whatever it held") {
     Tensor c = full({13, 33}, NAN);
     gemm_blocked(a, b, c);
     check_close(c, matmul_naive(a, b), 1e-4f, 1e-4f);
+}
+
+// ---- the ladder (matmul_ladder.h) ---------------------------------------------------------
+
+TEST_CASE("matmul: every rung of the ladder agrees with naive, edges and strides included") {
+    Generator gen(12);
+    // (M, K, N): tile edges of the 4 x 16 and 6 x 16 tiles, K across several blocks.
+    const Shape shapes[] = {{1, 1, 1}, {3, 7, 17}, {17, 65, 63}, {65, 300, 33}, {7, 577, 64}};
+    for (const MatmulRung& rung : matmul_ladder())
+        for (const Shape& s : shapes) {
+            INFO("rung ", rung.name);
+            const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
+            Tensor c = full({s[0], s[2]}, NAN);  // every rung must overwrite c
+            rung.gemm(a, b, c);
+            check_agrees_with_naive(a, b, c, rung.name);
+            const Tensor a_t = randn({s[1], s[0]}, gen).transpose(0, 1);  // non-contiguous
+            rung.gemm(a_t, b, c);
+            check_agrees_with_naive(a_t, b, c, rung.name);
+        }
+}
+
+TEST_CASE("matmul: the ladder is five named rungs ending with gemm_blocked") {
+    const auto& rungs = matmul_ladder();
+    REQUIRE(rungs.size() == 5);
+    CHECK(std::string(rungs.front().name) == "ijk");
+    CHECK(std::string(rungs.back().name) == "blocked");
+    for (const MatmulRung& rung : rungs) CHECK(std::string(rung.adds).size() > 10);
+}
+
+TEST_CASE("matmul: ladder rungs check their arguments like gemm_naive") {
+    Tensor c = empty({2, 5});
+    CHECK_THROWS_WITH_AS(gemm_ikj(ones({2, 3}), ones({4, 5}), c),
+                         doctest::Contains("gemm_ikj: cannot multiply (2, 3) by (4, 5)"),
+                         ShapeError);
+    Tensor empty_k = full({2, 5}, NAN);
+    gemm_packed(ones({2, 0}), ones({0, 5}), empty_k);
+    CHECK(empty_k.to_vector() == std::vector<float>(10, 0.0f));
+}
+
+// ---- b packed once (PackedB) ---------------------------------------------------------------
+
+TEST_CASE("matmul: a packed b gives the same bits as matmul_blocked, any shape or strides") {
+    Generator gen(13);
+    const Shape shapes[] = {{1, 1, 1}, {7, 3, 17}, {65, 300, 33}, {577, 577, 64}, {20, 130, 577}};
+    for (const Shape& s : shapes) {  // (M, K, N)
+        const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
+        const Tensor w = randn({s[2], s[1]}, gen);  // a Linear weight (N, K): b = w^T
+        for (int threads : {1, 2}) {
+            ThreadsForTest t(threads);
+            CHECK(max_abs_diff(matmul(a, pack_b(b)), matmul_blocked(a, b)) == 0.0f);
+            const Tensor wt = w.transpose(0, 1);
+            CHECK(max_abs_diff(matmul(a, pack_b(wt)), matmul_blocked(a, wt)) == 0.0f);
+        }
+        check_agrees_with_naive(a, b, matmul(a, pack_b(b)), "packed");
+    }
+}
+
+TEST_CASE("matmul: a packed b takes a of shape (..., K) or (K)") {
+    Generator gen(14);
+    const Tensor b = randn({5, 3}, gen);
+    const PackedB packed = pack_b(b);
+    CHECK(packed.K == 5);
+    CHECK(packed.N == 3);
+    const Tensor x = randn({2, 4, 5}, gen);
+    const Tensor y = matmul(x, packed);
+    CHECK(y.shape() == Shape{2, 4, 3});
+    check_close(y, matmul_naive(x, b), 1e-5f, 1e-5f);
+    const Tensor v = randn({5}, gen);
+    CHECK(matmul(v, packed).shape() == Shape{3});
+    check_close(matmul(v, packed), matmul_naive(v, b), 1e-5f, 1e-5f);
+    CHECK(matmul(randn({0, 5}, gen), packed).shape() == Shape{0, 3});
+    CHECK(matmul(zeros({2, 0}), pack_b(zeros({0, 3}))).to_vector() == std::vector<float>(6, 0));
+}
+
+TEST_CASE("matmul: a packed b is a snapshot; writing into b later does not change it") {
+    Tensor b = from_vector({1, 2, 3, 4}, {2, 2});
+    const PackedB packed = pack_b(b);
+    b.fill_(0.0f);
+    CHECK(matmul(from_vector({1, 1}, {1, 2}), packed).to_vector() == std::vector<float>{4, 6});
+}
+
+TEST_CASE("matmul: a packed b names both shapes when they do not fit") {
+    const PackedB packed = pack_b(ones({4, 10}));
+    CHECK_THROWS_WITH_AS(
+        matmul(ones({3, 5}), packed),
+        doctest::Contains("matmul: cannot multiply (3, 5) by packed (4, 10): 5 != 4"), ShapeError);
+    Tensor c = empty({3, 9});
+    CHECK_THROWS_WITH_AS(gemm_blocked(ones({3, 4}), packed, c),
+                         doctest::Contains("c has shape (3, 9), expected (3, 10)"), ShapeError);
+    CHECK_THROWS_WITH_AS(pack_b(ones({4})), doctest::Contains("pack_b: expected a 2-d b"),
+                         ShapeError);
+}
+
+TEST_CASE("matmul: nn::Linear packs its weight once and repacks when it is rebound") {
+    Generator gen(15);
+    nn::Linear fc(40, 24, true, gen);
+    const Tensor x = randn({5, 40}, gen);
+    CHECK_FALSE(fc.is_prepacked());
+    const Tensor y = fc(x);
+    CHECK(fc.is_prepacked());  // packed by the first forward
+    check_close(y, matmul_naive(x, fc.weight.transpose(0, 1)) + fc.bias, 1e-5f, 1e-5f);
+
+    fc.weight = randn({24, 40}, gen);  // a new tensor: noticed
+    CHECK_FALSE(fc.is_prepacked());
+    check_close(fc(x), matmul_naive(x, fc.weight.transpose(0, 1)) + fc.bias, 1e-5f, 1e-5f);
+
+    // In place writes are not noticed (see linear.h): the old pack stays until prepack().
+    const Tensor before = fc(x);
+    fc.weight.copy_(randn({24, 40}, gen));
+    CHECK(max_abs_diff(fc(x), before) == 0.0f);
+    fc.prepack();
+    check_close(fc(x), matmul_naive(x, fc.weight.transpose(0, 1)) + fc.bias, 1e-5f, 1e-5f);
 }
 
 // ---- PyTorch ------------------------------------------------------------------------------

@@ -226,3 +226,49 @@ TEST_CASE("softmax: matches torch.softmax on several dims and extreme values") {
         }
     }
 }
+
+TEST_CASE("softmax: softmax_ writes softmax_blocked over x and returns x") {
+    Generator gen(8);
+    for (int64_t dim : {-1, 0, 1}) {
+        CAPTURE(dim);
+        Tensor x = randn({7, 65}, gen) * 3.0f;
+        const Tensor want = softmax_blocked(x, dim);
+        const float* before = x.data();
+        Tensor& result = softmax_(x, dim);
+        CHECK(&result == &x);
+        CHECK(x.data() == before);  // in place, no new storage
+        check_close(x, want, 0.0f, 0.0f);
+    }
+    Tensor scalar = full({}, 3.0f);
+    CHECK(softmax_(scalar, 0).item() == 1.0f);
+    Tensor empty_rows = zeros({0, 4});
+    CHECK(softmax_(empty_rows, -1).shape() == Shape{0, 4});
+    // Large: rows split across threads (each thread prefetches its own next row only).
+    Tensor big = randn({12, 61, 577}, gen) * 4.0f;
+    const Tensor want = softmax_naive(big, -1);
+    softmax_(big, -1);
+    check_close(big, want, 1e-6f, 0.0f);
+}
+
+TEST_CASE("softmax: softmax_ on a view writes through to its base") {
+    Generator gen(9);
+    Tensor base = randn({6, 10}, gen);
+    const Tensor original = base.clone();
+    Tensor view = base.slice(1, 2, 8).transpose(0, 1);  // (6, 6), not contiguous
+    REQUIRE_FALSE(view.is_contiguous());
+    const Tensor want = softmax_naive(view, 1);
+    softmax_(view, 1);
+    check_close(view, want, 1e-6f, 0.0f);
+    check_close(base.slice(1, 2, 8).transpose(0, 1), want, 1e-6f, 0.0f);
+    check_close(base.slice(1, 0, 2), original.slice(1, 0, 2), 0.0f, 0.0f);  // untouched
+    check_close(base.slice(1, 8, 10), original.slice(1, 8, 10), 0.0f, 0.0f);
+}
+
+TEST_CASE("softmax: softmax_ refuses an expanded view and a bad dim") {
+    Tensor expanded = ones({1, 5}).expand({3, 5});
+    CHECK_THROWS_WITH_AS(softmax_(expanded, -1), doctest::Contains("softmax_: cannot write"),
+                         std::invalid_argument);
+    Tensor x = zeros({2, 3});
+    CHECK_THROWS_WITH_AS(softmax_(x, 2), doctest::Contains("softmax_: dim 2 is out of range"),
+                         IndexError);
+}

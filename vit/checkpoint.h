@@ -57,8 +57,8 @@ struct CheckpointOptions {
 
 // One tensor as the file stores it, for `vit info`.
 struct StoredTensor {
-    std::string name;       // as in the file
-    std::string dtype;      // "F32", "F16" or "BF16"
+    std::string name;   // as in the file
+    std::string dtype;  // "F32", "F16" or "BF16"
     Shape shape;
     std::string timm_name;  // what it became: "blocks.0.attn.qkv.weight[0:768]" for a query
 };
@@ -67,9 +67,9 @@ struct Checkpoint {
     std::string path;
     Naming naming = Naming::Timm;
     ViTConfig config;
-    std::string heads_source;  // why config.num_heads: "--heads", "model vit_base...", ...
-    std::string model_name;    // --model, or a model name found in the path; "" if neither
-    TensorMap tensors;         // timm's names, every shape checked against config
+    std::string heads_source;          // why config.num_heads: "--heads", "model vit_base...", ...
+    std::string model_name;            // --model, or a model name found in the path; "" if neither
+    TensorMap tensors;                 // timm's names, every shape checked against config
     std::vector<StoredTensor> stored;  // the file's tensors, in the order of the model
 };
 
@@ -101,8 +101,7 @@ struct ExpectedTensor {
     std::string timm_name;  // the model parameter it feeds
     int part = -1;          // for Hugging Face q, k, v: which third of qkv (0, 1, 2); else -1
 };
-std::vector<ExpectedTensor> expected_tensors(const ViTConfig& config,
-                                             const DetectedNaming& naming);
+std::vector<ExpectedTensor> expected_tensors(const ViTConfig& config, const DetectedNaming& naming);
 
 // The number of heads of the standard ViTs of this width: 192: 3, 384: 6, 768: 12, 1024: 16,
 // 1280: 16; any other multiple of 64 gets heads of 64 dims; otherwise 0 (unknown).

@@ -85,8 +85,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, Kernel kernel) {
 
     // 2. batch dims.
     const Shape batch = broadcast_batch(a, b, a2, b2);
-    void (*gemm)(const Tensor&, const Tensor&, Tensor&) =
-        resolve(kernel) == Kernel::Naive ? gemm_naive : gemm_blocked;
+    using Gemm = void (*)(const Tensor&, const Tensor&, Tensor&);
+    const Gemm gemm = resolve(kernel) == Kernel::Naive ? Gemm(gemm_naive) : Gemm(gemm_blocked);
     Tensor out = empty(concat(batch, {m, n}));
     Shape final_shape = batch;  // step 4: without the dims step 1 added
     if (a.dim() > 1) final_shape.push_back(m);
@@ -116,6 +116,23 @@ Tensor matmul(const Tensor& a, const Tensor& b, Kernel kernel) {
 
     // 4. drop the dims step 1 added.
     return out.view(final_shape);
+}
+
+Tensor matmul(const Tensor& a, const PackedB& b) {
+    const Shape b_shape{b.K, b.N};
+    if (a.dim() == 0 || a.size(-1) != b.K)
+        throw ShapeError(fmt::format("matmul: cannot multiply {} by packed {}: {} != {}",
+                                     to_string(a.shape()), to_string(b_shape),
+                                     a.dim() == 0 ? 0 : a.size(-1), b.K));
+    // (..., K) -> (rows, K) @ (K, N) -> (..., N), as the 2-d b case of matmul above.
+    Shape out_shape = a.shape();
+    out_shape.back() = b.N;
+    Tensor out = empty(out_shape);
+    if (out.numel() == 0) return out;
+    const int64_t m = out.numel() / b.N;  // rows of a (not numel / K: K may be 0)
+    Tensor rows = out.view(Shape{m, b.N});
+    gemm_blocked(a.reshape(Shape{m, b.K}), b, rows);
+    return out;
 }
 
 Tensor matmul_naive(const Tensor& a, const Tensor& b) {

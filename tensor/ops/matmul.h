@@ -10,7 +10,16 @@
 // matmul_blocked packs panels of a and b and runs a register-blocked SIMD micro-kernel with
 // threads (see matmul_blocked.cpp). They agree within 1e-4 relative to sum_p |a[i][p] b[p][j]|.
 // Inputs may be non-contiguous (transposed, sliced): both versions read through strides.
+// matmul_ladder.h has the steps between the two, runnable one by one (bench/bench_matmul.cpp).
+//
+// A layer multiplies by the same weight on every call, so its b can be packed once:
+//   const PackedB wt = pack_b(weight.transpose(0, 1));   // (in, out), packed into panels
+//   Tensor y = matmul(x, wt);                             // x (..., in) -> (..., out)
+// gives the same numbers, bit for bit, as matmul_blocked(x, weight.transpose(0, 1)).
 #pragma once
+
+#include <cstdint>
+#include <memory>
 
 #include "tensor/ops/kernel.h"
 #include "tensor/tensor.h"
@@ -25,5 +34,18 @@ Tensor matmul_blocked(const Tensor& a, const Tensor& b);
 // c must be contiguous and is overwritten.
 void gemm_naive(const Tensor& a, const Tensor& b, Tensor& c);
 void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c);
+
+// b (K, N) copied into the blocked kernel's panel layout (see matmul_blocked.cpp). It is a
+// snapshot: writing into b afterwards does not change it; pack again. Copies share the panels.
+struct PackedB {
+    int64_t K = 0, N = 0;
+    std::shared_ptr<const float> panels;  // K * ceil(N / NR) * NR floats
+    bool empty() const { return panels == nullptr; }
+};
+PackedB pack_b(const Tensor& b);  // b (K, N), any strides
+// a (..., K) @ packed b (K, N) -> (..., N); a (K) -> (N).
+Tensor matmul(const Tensor& a, const PackedB& b);
+// c (M, N) = a (M, K) @ packed b (K, N); c contiguous and overwritten.
+void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c);
 
 }  // namespace vitlab

@@ -6,7 +6,7 @@
 // to stay in the caches. a (M, K), b (K, N), c (M, N); five loops, outermost first:
 //
 //   loop 5  for jc in [0, N) step NC                b panel        (KC, NC)  stays in L3
-//   loop 4    for pc in [0, K) step KC
+//   loop 4    for pc in [0, K) step KC              pack b panel (unless b came packed)
 //   loop 3      for ic in [0, M) step MC            pack a block   (MC, KC)  stays in L2
 //   loop 2        for jr in [jc, jc + NC) step NR     b micro-panel (KC, NR)  stays in L1
 //   loop 1          for ir in [ic, ic + MC) step MR     a micro-panel (MR, KC) comes from L2
@@ -35,15 +35,25 @@
 // reads both with unit stride. The packers read a and b through their strides, so transposed
 // or sliced inputs need no copy, and they pad ragged last rows / columns with zeros, so the
 // micro-kernel always computes a whole tile (one cut by the edge of c goes through a buffer).
-// b is packed completely, up front, by pack_b() into a PackedB, so that a layer could pack its
-// weight once and reuse it; a is packed one (MC, KC) block at a time into a per-thread buffer.
+// b is packed one (KC, NC) panel at a time into a per-thread buffer that the L3 holds, and
+// then read from there by every a block; or it is packed once, completely, by pack_b() into a
+// PackedB (same layout), which a layer reuses for every call with the same weight.
+// NC is all of a thread's columns: for ViT-B's N <= 3072 a (KC, N) panel is at most 3 MB.
 //
-// Threads: every c tile is computed by one thread, and the split never changes the order of
-// its operations, so 1 or 2 threads give bit-identical results. The tiles are shared out
-// along M (bands of MR rows) or N (bands of NR columns), whichever has more of them.
+// Threads: one parallel_for per product. Each thread owns a band of whole c tiles, rows (MR at
+// a time) or columns (NR at a time), and runs all five loops on it, packing what it reads; a
+// tile's operations are the same whichever thread computes it, so 1 or 2 threads give
+// bit-identical results. A row split makes every thread pack all of b, a column split all of
+// a, so the split is chosen to duplicate the smaller one (rows for a prepacked b).
+//
+// Measured on one Zen 3 core (AVX2): ~90 GFLOP/s on ViT-B's (577, 768) @ (768, 3072), about
+// OpenBLAS's speed (bench/bench_matmul.cpp prints both). matmul_ladder.cpp has the steps from
+// the naive loops to this file, each runnable.
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "tensor/ops/matmul.h"
 #include "tensor/parallel/thread_pool.h"
@@ -114,11 +124,16 @@ constexpr int64_t kMR = 8, kNR = 8;
 
 // Cache blocks (see the drawing), for a core with 32 KB of L1 and 512 KB or more of L2:
 //   KC: a b micro-panel, KC * NR floats, takes 16 KB, half of L1 (the other half streams a).
-//   MC: an a block, MC * KC floats, is 96 KB on AVX2 and AVX-512, a fraction of L2.
-//   NC: a b panel, KC * NC floats, is 2 MB, which a shared L3 holds.
-constexpr int64_t kKC = 16 * 1024 / (kNR * 4);
-constexpr int64_t kMC = 16 * kMR;
-constexpr int64_t kNC = 128 * kNR;
+//   MC: an a block, MC * KC floats, is 144 KB on AVX2, a fraction of L2.
+//   NC: all of N. A b block, KC * N floats, is 3 MB for N = 3072, which the L3 holds.
+#ifndef VITLAB_MC_TILES
+#define VITLAB_MC_TILES 24
+#endif
+#ifndef VITLAB_KC_BYTES
+#define VITLAB_KC_BYTES 16384
+#endif
+constexpr int64_t kKC = VITLAB_KC_BYTES / (kNR * 4);
+constexpr int64_t kMC = VITLAB_MC_TILES * kMR;
 // Products smaller than this many multiply-adds run on one thread: waking the pool costs
 // more than they take.
 constexpr int64_t kMinParallelWork = 64 * 64 * 64;
@@ -131,6 +146,11 @@ constexpr int64_t kMinParallelWork = 64 * 64 * 64;
 void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                   bool accumulate) {
     constexpr int kVecs = kNR / kLanes;
+    // Ask for the c tile now, so that it has arrived from L2 / L3 by the end of the K loop.
+    for (int r = 0; r < kMR; ++r) {
+        __builtin_prefetch(c + r * ldc, 1);
+        __builtin_prefetch(c + r * ldc + kNR - 1, 1);
+    }
     Vec acc[kMR][kVecs];
 #pragma GCC unroll 16
     for (int r = 0; r < kMR; ++r)
@@ -189,6 +209,7 @@ void micro_kernel_edge(int64_t kc, const float* a, const float* b, float* c, int
 // ---- packing ------------------------------------------------------------------------------
 
 // A float array aligned to a cache line (64 bytes), so vector loads never straddle two lines.
+// Kept per thread between calls: fresh megabytes on every call would cost page faults.
 class FloatBuffer {
   public:
     FloatBuffer() = default;
@@ -222,46 +243,47 @@ struct Strided {
     float operator()(int64_t i, int64_t j) const { return data[i * row + j * col]; }
 };
 
-// b (K, N), cut into NR-column micro-panels for each KC block of rows. The panel for rows
-// [p0, p0 + kc) and columns [jp * NR, jp * NR + NR) starts at panel(p0, kc, jp) and holds
-// b[p0 + p][jp * NR + j] at p * NR + j; columns past N are zero.
-struct PackedB {
-    int64_t K = 0, N = 0, panels = 0;  // panels = ceil(N / NR)
-    float* data = nullptr;             // K * panels * NR floats, in `buffer`
-    FloatBuffer buffer;
-
-    float* panel(int64_t p0, int64_t kc, int64_t jp) const {
-        return data + p0 * panels * kNR + jp * kc * kNR;
-    }
-};
-
-bool worth_threads(int64_t M, int64_t N, int64_t K) {
-    return M * N * K >= kMinParallelWork && get_num_threads() > 1;
+int64_t panels_of(int64_t N) {
+    return (N + kNR - 1) / kNR;
 }
 
-// Packs all of b (K, N); panels are independent, so threads share them out.
-void pack_b(Strided b, int64_t K, int64_t N, PackedB& out, bool threads) {
-    out.K = K;
-    out.N = N;
-    out.panels = (N + kNR - 1) / kNR;
-    out.data = out.buffer.reserve(K * out.panels * kNR);
-    auto pack_panels = [&](int64_t jp_begin, int64_t jp_end) {
-        for (int64_t p0 = 0; p0 < K; p0 += kKC) {
-            const int64_t kc = std::min(kKC, K - p0);
-            for (int64_t jp = jp_begin; jp < jp_end; ++jp) {
-                float* dst = out.panel(p0, kc, jp);
-                const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
-                for (int64_t p = 0; p < kc; ++p, dst += kNR) {
-                    for (int64_t j = 0; j < nv; ++j) dst[j] = b(p0 + p, j0 + j);
-                    for (int64_t j = nv; j < kNR; ++j) dst[j] = 0.0f;
-                }
+// The layout of a packed b (K, N), the same whether packed once (PackedB) or block by block:
+// for each block of KC rows starting at row p0, ceil(N / NR) micro-panels, one after the
+// other; micro-panel jp holds b[p0 + p][jp * NR + j] at p * NR + j, zero past column N.
+// So a block starts at p0 * panels * NR, and its micro-panel jp at jp * kc * NR inside it.
+// This packs rows [p0, p0 + kc) of micro-panels [jp0, jp1), the first one at `dst`.
+void pack_b_block(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1,
+                  float* panels) {
+    const int64_t full_end = std::min(jp1, N / kNR);  // micro-panels with all NR columns
+    int64_t jp_rest = jp0;                            // the ones the general loop packs
+    if (b.col == 1) {
+        // Row-major b, the common case: read each row of b once, front to back, and deal
+        // it out NR floats at a time (one cache line on AVX2) to the micro-panels.
+        for (int64_t p = 0; p < kc; ++p) {
+            const float* src = b.data + (p0 + p) * b.row;
+            for (int64_t jp = jp0; jp < full_end; ++jp) {
+                float* dst = panels + (jp - jp0) * kc * kNR + p * kNR;
+                for (int64_t j = 0; j < kNR; ++j) dst[j] = src[jp * kNR + j];
             }
         }
-    };
-    if (threads)
-        parallel_for(0, out.panels, pack_panels);
-    else
-        pack_panels(0, out.panels);
+        jp_rest = std::max(jp0, full_end);  // the ragged last micro-panel, if any, below
+    }
+    for (int64_t jp = jp_rest; jp < jp1; ++jp) {
+        float* dst = panels + (jp - jp0) * kc * kNR;
+        const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
+        if (b.col <= b.row) {  // along rows of b
+            for (int64_t p = 0; p < kc; ++p, dst += kNR) {
+                const float* src = b.data + (p0 + p) * b.row + j0 * b.col;
+                for (int64_t j = 0; j < nv; ++j) dst[j] = src[j * b.col];
+                for (int64_t j = nv; j < kNR; ++j) dst[j] = 0.0f;
+            }
+        } else {  // b is a transpose (x @ W^T): walk each column of b, contiguous in memory
+            for (int64_t j = 0; j < kNR; ++j) {
+                const float* src = b.data + p0 * b.row + (j0 + j) * b.col;
+                for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = j < nv ? src[p * b.row] : 0.0f;
+            }
+        }
+    }
 }
 
 // Packs rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into MR-row micro-panels:
@@ -279,38 +301,86 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
 
 // ---- the loops around the micro-kernel ----------------------------------------------------
 
-// c rows [m0, m1) x micro-panel columns [jp0, jp1) (of NR each) = a @ b, over all of K.
-void gemm_tiles(Strided a, const PackedB& b, float* c, int64_t m0, int64_t m1, int64_t jp0,
-                int64_t jp1) {
-    const int64_t K = b.K, N = b.N;
-    // One a block per thread, kept between calls (a fresh 100 KB each call costs page faults).
+// c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
+// micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1).
+void multiply_block(Strided a, const float* b_panels, int64_t N, int64_t pc, int64_t kc,
+                    bool accumulate, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
     static thread_local FloatBuffer a_buffer;
     float* a_pack = a_buffer.reserve(kMC * kKC);
-
-    for (int64_t jc = jp0; jc < jp1; jc += kNC / kNR) {  // loop 5, in panels
-        const int64_t jc_end = std::min(jp1, jc + kNC / kNR);
-        for (int64_t pc = 0; pc < K; pc += kKC) {  // loop 4
-            const int64_t kc = std::min(kKC, K - pc);
-            const bool accumulate = pc > 0;              // the first K block overwrites c
-            for (int64_t ic = m0; ic < m1; ic += kMC) {  // loop 3
-                const int64_t mc = std::min(kMC, m1 - ic);
-                pack_a(a, ic, mc, m1, pc, kc, a_pack);
-                for (int64_t jp = jc; jp < jc_end; ++jp) {  // loop 2
-                    const float* b_panel = b.panel(pc, kc, jp);
-                    const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
-                    for (int64_t ir = 0; ir < mc; ir += kMR) {  // loop 1
-                        const float* a_panel = a_pack + ir * kc;
-                        float* c_tile = c + (ic + ir) * N + j0;
-                        const int64_t mv = std::min(kMR, mc - ir);
-                        if (mv == kMR && nv == kNR)
-                            micro_kernel(kc, a_panel, b_panel, c_tile, N, accumulate);
-                        else
-                            micro_kernel_edge(kc, a_panel, b_panel, c_tile, N, accumulate, mv, nv);
-                    }
-                }
+    for (int64_t ic = m0; ic < m1; ic += kMC) {  // loop 3
+        const int64_t mc = std::min(kMC, m1 - ic);
+        pack_a(a, ic, mc, m1, pc, kc, a_pack);
+        for (int64_t jp = jp0; jp < jp1; ++jp) {  // loop 2
+            const float* b_panel = b_panels + (jp - jp0) * kc * kNR;
+            const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
+            for (int64_t ir = 0; ir < mc; ir += kMR) {  // loop 1
+                const float* a_panel = a_pack + ir * kc;
+                float* c_tile = c + (ic + ir) * N + j0;
+                const int64_t mv = std::min(kMR, mc - ir);
+                if (mv == kMR && nv == kNR)
+                    micro_kernel(kc, a_panel, b_panel, c_tile, N, accumulate);
+                else
+                    micro_kernel_edge(kc, a_panel, b_panel, c_tile, N, accumulate, mv, nv);
             }
         }
     }
+}
+
+// One thread's share: c rows [m0, m1) x micro-panels [jp0, jp1) = a @ b over all of K
+// (loop 4 and below). b is either packed already (`packed`, the layout above) or packed here,
+// one block of KC rows at a time, into a per-thread buffer. Loop 5 (NC) is all of the
+// thread's columns: a (KC, N) block of b is at most a few MB, which the L3 holds.
+void gemm_part(Strided a, int64_t K, int64_t N, const float* packed, Strided b, float* c,
+               int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
+    const int64_t panels = panels_of(N);
+    static thread_local FloatBuffer b_buffer;
+    float* b_pack = packed ? nullptr : b_buffer.reserve(std::min(kKC, K) * (jp1 - jp0) * kNR);
+    for (int64_t pc = 0; pc < K; pc += kKC) {  // loop 4
+        const int64_t kc = std::min(kKC, K - pc);
+        const float* b_panels;
+        if (packed) {
+            b_panels = packed + pc * panels * kNR + jp0 * kc * kNR;
+        } else {
+            pack_b_block(b, N, pc, kc, jp0, jp1, b_pack);
+            b_panels = b_pack;
+        }
+        const bool accumulate = pc > 0;  // the first block of K overwrites c
+        multiply_block(a, b_panels, N, pc, kc, accumulate, c, m0, m1, jp0, jp1);
+    }
+}
+
+bool worth_threads(int64_t M, int64_t N, int64_t K) {
+    return M * N * K >= kMinParallelWork && get_num_threads() > 1;
+}
+
+// c (M, N) = a (M, K) @ b (K, N), b packed already or not (see gemm_part).
+// Threads: one parallel_for per product, each thread owning a band of whole c tiles, either
+// rows (MR at a time) or columns (NR at a time). Splitting at tile boundaries keeps every
+// tile's arithmetic the same, so 1 and 2 threads give bit-identical results. A thread packs
+// what it reads, so a row split packs all of b in each thread (unless b came packed) and a
+// column split all of a: split so that the operand packed twice is the smaller one.
+void gemm_driver(Strided a, int64_t M, int64_t K, int64_t N, const float* packed, Strided b,
+                 float* c) {
+    const int64_t panels = panels_of(N), row_tiles = (M + kMR - 1) / kMR;
+    const int threads = worth_threads(M, N, K) ? get_num_threads() : 1;
+    bool split_rows = packed ? row_tiles >= threads : M >= N;
+    if (split_rows && row_tiles < threads && panels >= threads) split_rows = false;
+    if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
+    auto work = [&](int64_t t0, int64_t t1) {
+        if (split_rows)
+            gemm_part(a, K, N, packed, b, c, t0 * kMR, std::min(M, t1 * kMR), 0, panels);
+        else
+            gemm_part(a, K, N, packed, b, c, 0, M, t0, t1);
+    };
+    const int64_t tiles = split_rows ? row_tiles : panels;
+    if (threads > 1)
+        parallel_for(0, tiles, work);
+    else
+        work(0, tiles);
+}
+
+Strided strided_of(const Tensor& t) {
+    return Strided{t.data(), t.stride(0), t.stride(1)};
 }
 
 }  // namespace
@@ -323,25 +393,51 @@ void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c) {
         c.fill_(0.0f);
         return;
     }
-    const bool threads = worth_threads(M, N, K);
-    PackedB packed;
-    pack_b(Strided{b.data(), b.stride(0), b.stride(1)}, K, N, packed, threads);
+    gemm_driver(strided_of(a), M, K, N, nullptr, strided_of(b), c.data());
+}
 
-    const Strided as{a.data(), a.stride(0), a.stride(1)};
-    float* C = c.data();
-    const int64_t row_tiles = (M + kMR - 1) / kMR;
-    if (!threads) {
-        gemm_tiles(as, packed, C, 0, M, 0, packed.panels);
-    } else if (row_tiles >= packed.panels) {
-        // Threads take bands of rows, cut at multiples of MR so the tiles stay the same.
-        parallel_for(0, row_tiles, [&](int64_t t0, int64_t t1) {
-            gemm_tiles(as, packed, C, t0 * kMR, std::min(M, t1 * kMR), 0, packed.panels);
-        });
-    } else {
-        // Threads take bands of NR-column micro-panels; each packs the a blocks it needs.
-        parallel_for(0, packed.panels,
-                     [&](int64_t jp0, int64_t jp1) { gemm_tiles(as, packed, C, 0, M, jp0, jp1); });
+PackedB pack_b(const Tensor& b) {
+    if (b.dim() != 2)
+        throw ShapeError("pack_b: expected a 2-d b (K, N), got " + to_string(b.shape()));
+    const int64_t K = b.size(0), N = b.size(1), panels = panels_of(N);
+    const int64_t n = std::max<int64_t>(1, K * panels * kNR);
+    std::shared_ptr<float> data(
+        static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64))),
+        [](float* p) { ::operator delete(p, std::align_val_t(64)); });
+    const Strided bs = strided_of(b);
+    const bool threads = get_num_threads() > 1 && K * N >= 64 * 64;
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+        const int64_t kc = std::min(kKC, K - pc);
+        float* block = data.get() + pc * panels * kNR;
+        auto pack = [&](int64_t jp0, int64_t jp1) {
+            pack_b_block(bs, N, pc, kc, jp0, jp1, block + jp0 * kc * kNR);
+        };
+        threads ? parallel_for(0, panels, pack) : pack(0, panels);
     }
+    return PackedB{K, N, std::move(data)};
+}
+
+void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c) {
+    const Shape b_shape{b.K, b.N};
+    if (a.dim() != 2 || a.size(1) != b.K)
+        throw ShapeError("gemm_blocked: cannot multiply " + to_string(a.shape()) + " by packed " +
+                         to_string(b_shape));
+    const Shape want{a.size(0), b.N};
+    if (c.shape() != want)
+        throw ShapeError("gemm_blocked: c has shape " + to_string(c.shape()) + ", expected " +
+                         to_string(want) + " for " + to_string(a.shape()) + " @ packed " +
+                         to_string(b_shape));
+    if (!c.is_contiguous()) throw std::invalid_argument("gemm_blocked: c must be contiguous");
+    if (c.numel() > 0 && c.shares_storage_with(a))
+        throw std::invalid_argument("gemm_blocked: c must not share storage with a");
+    const int64_t M = a.size(0), K = b.K, N = b.N;
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        c.fill_(0.0f);
+        return;
+    }
+    if (b.empty()) throw std::invalid_argument("gemm_blocked: the PackedB holds no panels");
+    gemm_driver(strided_of(a), M, K, N, b.panels.get(), Strided{nullptr, 0, 0}, c.data());
 }
 
 }  // namespace vitlab

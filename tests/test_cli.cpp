@@ -1,0 +1,376 @@
+// test_cli.cpp: the `vit` command (cli/vit_main.h), run in-process through vit_main().
+//
+// What a user sees: --help, exit status 0 or 2, one line on stderr naming the file and the
+// problem, `info` output, `run` logits equal to PyTorch's, `classify` equal to the model run by
+// hand, and no crash on broken or hostile files (including every input the fuzzers ever
+// crashed on, kept in fuzz/regressions/).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/vit_main.h"
+#include "tensor/io/json.h"
+#include "tensor/parallel/thread_pool.h"
+#include "tests/fixture.h"
+#include "vision/image.h"
+#include "vision/ppm.h"
+#include "vision/transforms.h"
+#include "vit/checkpoint.h"
+
+using namespace vitlab;
+using vitlab::testing::check_close;
+using vitlab::testing::fixture;
+using vitlab::testing::fixture_path;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kTimm = fixture_path("checkpoint_timm.safetensors");
+const std::string kHF = fixture_path("checkpoint_hf.safetensors");
+
+struct Result {
+    int code;
+    std::string out, err;
+};
+
+Result vit(std::vector<std::string> args) {
+    args.insert(args.begin(), "vit");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    std::ostringstream out, err;
+    const int code = cli::vit_main(int(argv.size()), argv.data(), out, err);
+    return {code, out.str(), err.str()};
+}
+
+size_t lines(const std::string& s) {
+    return size_t(std::count(s.begin(), s.end(), '\n'));
+}
+
+// Exit status 2 and exactly one line on stderr that contains `what`.
+void check_fails(const Result& r, const std::string& what) {
+    CAPTURE(r.err);
+    CHECK(r.code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(what) != std::string::npos);
+}
+
+struct TempDir {
+    fs::path dir;
+    TempDir() {
+        std::random_device rd;
+        dir = fs::temp_directory_path() /
+              ("vitlab_test_cli_" + std::to_string(rd()) + std::to_string(rd()));
+        fs::create_directories(dir);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+    std::string path(const std::string& name) const { return (dir / name).string(); }
+};
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Removes the old file first: ext4 flushes a file to disk when it is truncated and rewritten
+// (auto_da_alloc), which made the sweeps below 50 times slower.
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::remove(path.c_str());
+    std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+}
+
+// A w x h RGB image of random bytes, saved as P6.
+std::string random_ppm(const TempDir& tmp, const std::string& name, int w, int h, unsigned seed) {
+    Image image;
+    image.width = w;
+    image.height = h;
+    image.channels = 3;
+    std::mt19937 rng(seed);
+    for (int i = 0; i < w * h * 3; ++i) image.pixels.push_back(uint8_t(rng() & 0xFF));
+    const std::string p = tmp.path(name);
+    write_ppm(p, image);
+    return p;
+}
+
+std::string labels_file(const TempDir& tmp) {
+    std::string text;
+    for (int i = 0; i < 10; ++i) text += "thing " + std::to_string(i) + "\n";
+    const std::string p = tmp.path("labels.txt");
+    write_bytes(p, text);
+    return p;
+}
+
+}  // namespace
+
+// ---- usage -------------------------------------------------------------------------------------
+
+TEST_CASE("vit: --help on the command and on each subcommand prints usage and exits 0") {
+    Result r = vit({"--help"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("usage: vit <command>") != std::string::npos);
+    for (const char* command : {"info", "classify", "run"}) {
+        CAPTURE(command);
+        r = vit({command, "--help"});
+        CHECK(r.code == 0);
+        CHECK(r.out.find(std::string("usage: vit ") + command) != std::string::npos);
+        CHECK(r.out.find("--weights W") != std::string::npos);
+        CHECK(r.err.empty());
+    }
+    CHECK(vit({"classify", "-h"}).out.find("--topk K") != std::string::npos);
+}
+
+TEST_CASE("vit: bad usage exits 2 with one line saying what is wrong") {
+    Result r = vit({});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("usage: vit") != std::string::npos);
+    check_fails(vit({"clasify"}), "vit: unknown command 'clasify'");
+    check_fails(vit({"info"}), "vit info: --weights is required (see 'vit info --help')");
+    check_fails(vit({"info", "--weights"}), "--weights needs a value");
+    check_fails(vit({"info", "--wieghts", kTimm}), "unknown option '--wieghts'");
+    check_fails(vit({"info", "--weights", kTimm, "--weights", kTimm}), "--weights is given twice");
+    check_fails(vit({"classify", "--weights", kTimm, "--heads", "4"}), "no IMAGE given");
+    check_fails(vit({"classify", "--weights", kTimm, "--heads", "4", "--topk", "0", "x.ppm"}),
+                "--topk must be an integer from 1 to");
+    check_fails(vit({"classify", "--weights", kTimm, "--threads", "-1", "x.ppm"}),
+                "--threads must be an integer from 1 to 1024, got '-1'");
+    check_fails(vit({"classify", "--weights", kTimm, "--threads=0", "x.ppm"}),
+                "--threads must be an integer from 1 to 1024, got '0'");
+    check_fails(
+        vit({"run", "--weights", kTimm, "--kernels", "fast", "--input", "a", "--output", "b"}),
+        "--kernels must be naive or blocked, got 'fast'");
+    check_fails(vit({"classify", "--weights", kTimm, "--mean", "0.5,0.5", "x.ppm"}),
+                "--mean needs 3 values (or one for all), got 2");
+    check_fails(vit({"classify", "--weights", kTimm, "--std", "0.5,0,0.5", "x.ppm"}),
+                "--std: '0' is not a positive number");
+    check_fails(vit({"info", "--weights", kTimm, "--model", "vit_gigantic"}),
+                "unknown model 'vit_gigantic'");
+    check_fails(vit({"info", "--weights", kTimm, "--json"}), "unknown option '--json'");
+}
+
+TEST_CASE("vit: --kernels and --threads apply to one call and are restored after it") {
+    const Kernel kernel = default_kernel();
+    const int threads = get_num_threads();
+    TempDir tmp;
+    const Result r = vit({"run", "--weights", kTimm, "--heads", "4", "--kernels", "naive",
+                          "--threads", "1", "--input", fixture_path("checkpoint_io.safetensors"),
+                          "--input-key", "input", "--output", tmp.path("y.safetensors")});
+    CHECK(r.code == 0);
+    CHECK(default_kernel() == kernel);
+    CHECK(get_num_threads() == threads);
+    const auto f = fixture("checkpoint_io");
+    check_close(load_safetensors(tmp.path("y.safetensors")).at("logits"), f["logits_timm"], 1e-4f,
+                1e-4f);
+}
+
+// ---- info --------------------------------------------------------------------------------------
+
+TEST_CASE("vit info: naming, inferred config, parameter count and every tensor") {
+    Result r = vit({"info", "--weights", kTimm, "--heads", "4"});
+    REQUIRE(r.code == 0);
+    CHECK(r.err.empty());
+    CHECK(r.out.find("naming      timm\n") != std::string::npos);
+    CHECK(r.out.find("image       32 x 32, 3 channels, patches 8 x 8: a 4 x 4 grid, 17 tokens") !=
+          std::string::npos);
+    CHECK(r.out.find("width 32, depth 2, heads 4 of 8 dims (--heads), mlp 64") !=
+          std::string::npos);
+    CHECK(r.out.find("classes     10\n") != std::string::npos);
+    CHECK(r.out.find("parameters  24,234 ") != std::string::npos);
+    CHECK(r.out.find("tensors     32 (32 F32)") != std::string::npos);
+    CHECK(r.out.find("blocks.1.attn.qkv.weight   F32   (96, 32)") != std::string::npos);
+
+    r = vit({"info", "--weights", kHF, "--heads", "4"});
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("naming      Hugging Face transformers\n") != std::string::npos);
+    CHECK(r.out.find("tensors     40 (40 F32)") != std::string::npos);
+    CHECK(r.out.find("vit.encoder.layer.0.attention.attention.value.weight  F32   (32, 32)  -> "
+                     "blocks.0.attn.qkv.weight[64:96]") != std::string::npos);
+    CHECK(r.out.find("mean (0.5, 0.5, 0.5)") != std::string::npos);  // Google's ViT
+    r = vit({"info", "--weights", fixture_path("checkpoint_timm_f16.safetensors"), "--heads", "4",
+             "--mean", "0.1", "--std=0.2,0.3,0.4"});
+    CHECK(r.out.find("tensors     32 (32 F16)") != std::string::npos);
+    CHECK(r.out.find("mean (0.1, 0.1, 0.1), std (0.2, 0.3, 0.4) (--mean/--std)") !=
+          std::string::npos);
+}
+
+// ---- run ---------------------------------------------------------------------------------------
+
+TEST_CASE("vit run: the logits of both namings match PyTorch") {
+    TempDir tmp;
+    const auto f = fixture("checkpoint_io");
+    const std::string x = tmp.path("x.safetensors");
+    save_safetensors(x, {{"images", f["input"]}});  // its only tensor: no --input-key needed
+    for (const auto& [path, expected] :
+         {std::pair{kTimm, "logits_timm"}, std::pair{kHF, "logits_hf"}}) {
+        const std::string weights = path;
+        CAPTURE(weights);
+        const std::string y = tmp.path("y.safetensors");
+        const Result r =
+            vit({"run", "--weights", weights, "--heads", "4", "--input", x, "--output", y});
+        CHECK(r.code == 0);
+        CHECK(r.out == y + ": logits (2, 10)\n");
+        const TensorMap out = load_safetensors(y);
+        CHECK(out.size() == 1);
+        check_close(out.at("logits"), f[expected], 1e-4f, 1e-4f);
+    }
+}
+
+TEST_CASE("vit run: a bad input file or tensor exits 2 naming the file and the problem") {
+    TempDir tmp;
+    const std::string x = tmp.path("x.safetensors"), y = tmp.path("y.safetensors");
+    const auto run = [&] {
+        return vit({"run", "--weights", kTimm, "--heads", "4", "--input", x, "--output", y});
+    };
+    save_safetensors(x, {{"input", zeros({1, 3, 24, 24})}});
+    check_fails(run(),
+                "x.safetensors: tensor 'input' has shape (1, 3, 24, 24), expected (B, 3, "
+                "32, 32) with B >= 1");
+    save_safetensors(x, {{"input", zeros({0, 3, 32, 32})}});
+    check_fails(run(), "has shape (0, 3, 32, 32)");
+    save_safetensors(x, {{"a", zeros({1})}, {"b", zeros({1})}});
+    check_fails(run(), "x.safetensors: has no tensor 'input' (it has 'a', 'b')");
+    write_bytes(x, "not a safetensors file");
+    check_fails(run(), "x.safetensors");
+    check_fails(vit({"run", "--weights", kTimm, "--heads", "4", "--input", tmp.path("none"),
+                     "--output", y}),
+                "none': cannot open");
+    CHECK_FALSE(fs::exists(y));
+}
+
+// ---- classify ----------------------------------------------------------------------------------
+
+TEST_CASE(
+    "vit classify --json: the top-k of the model run by hand, with labels and probabilities") {
+    TempDir tmp;
+    const std::string a = random_ppm(tmp, "a.ppm", 45, 37, 1);  // resized and cropped
+    const std::string b = random_ppm(tmp, "b.ppm", 32, 32, 2);  // already the model's size
+    for (const bool hf : {false, true}) {
+        CAPTURE(hf);
+        const std::string weights = hf ? kHF : kTimm;
+        const Result r = vit({"classify", "--weights", weights, "--heads", "4", "--labels",
+                              labels_file(tmp), "--topk", "3", "--json", a, b});
+        REQUIRE(r.code == 0);
+        CHECK(r.err.empty());
+        REQUIRE(lines(r.out) == 2);
+
+        // By hand: timm's preprocessing (mean/std 0.5 for Hugging Face), model, softmax.
+        const auto model = make_vit(load_checkpoint(weights, [] {
+            CheckpointOptions o;
+            o.num_heads = 4;
+            return o;
+        }()));
+        std::istringstream out(r.out);
+        for (const std::string& image : {a, b}) {
+            std::string line;
+            std::getline(out, line);
+            const json::Value v = json::parse(line);
+            CHECK(v.find("image")->as_string() == image);
+            const auto& top = v.find("topk")->as_array();
+            REQUIRE(top.size() == 3);
+
+            const Tensor logits =
+                (*model)(preprocess(read_image(image), vit_preprocess_config(32, hf)));
+            const Tensor probs = softmax(logits, -1);
+            const TopK expected = topk(probs, 3, -1);
+            for (int64_t i = 0; i < 3; ++i) {
+                const int64_t index = int64_t(expected.indices.at({0, i}));
+                CHECK(top[i].find("index")->as_int64() == index);
+                CHECK(top[i].find("label")->as_string() == "thing " + std::to_string(index));
+                CHECK(top[i].find("prob")->as_double() ==
+                      doctest::Approx(probs.at({0, index})).epsilon(1e-6));
+                CHECK(top[i].find("logit")->as_double() ==
+                      doctest::Approx(logits.at({0, index})).epsilon(1e-6));
+            }
+        }
+    }
+}
+
+TEST_CASE("vit classify: text output, and --mean/--std change the answer") {
+    TempDir tmp;
+    const std::string a = random_ppm(tmp, "a.ppm", 40, 40, 3);
+    const Result r = vit({"classify", "--weights", kTimm, "--heads", "4", a});
+    REQUIRE(r.code == 0);
+    CHECK(r.out.find("custom (timm, 32 x 32, mean (0.485, 0.456, 0.406)") == 0);
+    CHECK(r.out.find(a + "\n") != std::string::npos);
+    CHECK(lines(r.out) == 1 + 1 + 5);  // the model line, the image, 5 classes
+    CHECK(r.out.find("(class ") != std::string::npos);
+    const Result other = vit({"classify", "--weights", kTimm, "--heads", "4", "--topk", "10",
+                              "--mean", "0.2", "--std", "2", a});
+    REQUIRE(other.code == 0);
+    CHECK(lines(other.out) == 1 + 1 + 10);
+    CHECK(other.out != r.out);
+}
+
+TEST_CASE("vit classify: a bad image is reported on one line, the others are still classified") {
+    TempDir tmp;
+    const std::string good = random_ppm(tmp, "good.ppm", 32, 32, 4);
+    const std::string bad = tmp.path("bad.ppm");
+    write_bytes(bad, "P6\n32 32\n255\nshort");
+    const Result r = vit({"classify", "--weights", kTimm, "--heads", "4", "--json", bad, good,
+                          tmp.path("missing.png")});
+    CHECK(r.code == 2);
+    CHECK(lines(r.out) == 1);
+    CHECK(r.out.find("good.ppm") != std::string::npos);
+    CHECK(lines(r.err) == 2);
+    CHECK(r.err.find("vit classify: " + bad) == 0);
+    CHECK(r.err.find("missing.png: cannot open") != std::string::npos);
+}
+
+// ---- broken weights ----------------------------------------------------------------------------
+
+TEST_CASE("vit: missing, truncated and corrupt weights exit 2 with one line naming the file") {
+    TempDir tmp;
+    const std::string image = random_ppm(tmp, "a.ppm", 32, 32, 5);
+    check_fails(vit({"info", "--weights", tmp.path("none.safetensors")}),
+                "none.safetensors': cannot open");
+    check_fails(vit({"info", "--weights", tmp.dir.string()}), "is a directory");
+    const std::string original = read_bytes(kTimm);
+    const std::string w = tmp.path("w.safetensors");
+    for (size_t n :
+         {size_t(0), size_t(5), size_t(8), size_t(100), original.size() / 2, original.size() - 1}) {
+        CAPTURE(n);
+        write_bytes(w, original.substr(0, n));
+        check_fails(vit({"classify", "--weights", w, "--heads", "4", image}), "w.safetensors");
+    }
+    // A checkpoint that does not fit: the tensor, its shape and the expected shape.
+    TensorMap t = load_safetensors(kTimm);
+    t["head.bias"] = zeros({11});
+    save_safetensors(w, t);
+    check_fails(vit({"run", "--weights", w, "--heads", "4", "--input", "x", "--output", "y"}),
+                "checkpoint '" + w + "': tensor 'head.bias' has shape (11), expected (10)");
+    // A message from a hostile file cannot break the one-line rule.
+    t = load_safetensors(kTimm);
+    t["evil\nname"] = zeros({1});
+    save_safetensors(w, t);
+    check_fails(vit({"info", "--weights", w, "--heads", "4"}), "unexpected tensor 'evil name'");
+}
+
+TEST_CASE("vit: every input the fuzzers crashed on is now an error or a result, never a crash") {
+    const fs::path dir = fs::path(VITLAB_SOURCE_DIR) / "fuzz" / "regressions";
+    if (!fs::exists(dir)) return;
+    TempDir tmp;
+    int files = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (!entry.is_regular_file()) continue;
+        const std::string p = entry.path().string();
+        CAPTURE(p);
+        ++files;
+        const bool weights = entry.path().parent_path().filename() == "safetensors";
+        const Result r = weights
+                             ? vit({"info", "--weights", p})
+                             : vit({"classify", "--weights", kTimm, "--heads", "4", "--json", p});
+        CHECK((r.code == 0 || r.code == 2));
+        CHECK(lines(r.err) <= 1);
+    }
+    MESSAGE(files, " fuzz regression inputs");
+}
