@@ -13,12 +13,14 @@
 // OpenBLAS on 2 threads is timed after everything else: its idle threads spin for a while
 // after each call and would steal the core from ours. GFLOP/s counts 2 * M * N * K. Each
 // result is checked first (tolerance of matmul.h) against the blocked one, and blocked
-// against OpenBLAS or, without it, against the ijk rung.
+// against OpenBLAS or, without it, against the ijk rung. On 1 thread the table also gives
+// GFLOP/s in the thread's CPU time, which a busy machine does not inflate.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -77,16 +79,33 @@ double median_of(std::vector<double> t) {
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-// Medians of f and g, timed in alternation after one warm-up call each.
-std::pair<double, double> alternating_medians(const std::function<void()>& f,
-                                              const std::function<void()>& g, int reps) {
+// CPU time of the calling thread: unlike the wall clock, it does not count the time other
+// processes hold the core, so on a busy machine it shows what a 1-thread kernel would do alone.
+double thread_cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+struct PairTimes {
+    double f_wall, g_wall, f_cpu, g_cpu;  // medians, seconds
+};
+
+// f and g timed in alternation after one warm-up call each, so that a busy machine slows both
+// alike: median wall-clock and median thread CPU time of each.
+PairTimes alternating_medians(const std::function<void()>& f, const std::function<void()>& g,
+                              int reps) {
     f(), g();
-    std::vector<double> tf, tg;
+    std::vector<double> fw, gw, fc, gc;
     for (int i = 0; i < reps; ++i) {
-        tf.push_back(bench::seconds_of(f));
-        tg.push_back(bench::seconds_of(g));
+        double c0 = thread_cpu_seconds();
+        fw.push_back(bench::seconds_of(f));
+        fc.push_back(thread_cpu_seconds() - c0);
+        c0 = thread_cpu_seconds();
+        gw.push_back(bench::seconds_of(g));
+        gc.push_back(thread_cpu_seconds() - c0);
     }
-    return {median_of(tf), median_of(tg)};
+    return {median_of(fw), median_of(gw), median_of(fc), median_of(gc)};
 }
 
 struct Row {
@@ -94,6 +113,7 @@ struct Row {
     int threads;
     double seconds, flops;
     std::string note;
+    double cpu_seconds = 0.0;  // 1-thread blocked and OpenBLAS only
 };
 
 }  // namespace
@@ -132,6 +152,7 @@ int main(int argc, char** argv) {
 
     std::vector<Row> rows;
     std::vector<double> blocked_s[2], openblas_s[2];  // per case, for 1 and 2 threads
+    std::vector<double> openblas_cpu;                 // per case, 1 thread, CPU time
     Generator gen(0);
     std::vector<Tensor> as, bs;
     for (const Case& c : cases) {
@@ -159,12 +180,12 @@ int main(int argc, char** argv) {
                 const int64_t m = slow ? 64 : c.M;
                 const Tensor a_rows = a.narrow(0, 0, m);
                 Tensor out = empty({m, c.N});
-                const bench::Timing t =
-                    bench::measure([&] { rung.gemm(a_rows, b, out); }, slow ? 1 : 3, slow ? 0 : 1);
+                const PairTimes t =
+                    alternating_medians([&] { rung.gemm(a_rows, b, out); }, [] {}, slow ? 1 : 3);
                 if (!check(rung.name, c, a_rows, b, out, want.narrow(0, 0, m).contiguous()))
                     return 1;
-                rows.push_back({shape, rung.name, 1, t.median, 2.0 * m * c.N * c.K,
-                                slow ? "first 64 rows of a, 1 run" : ""});
+                rows.push_back({shape, rung.name, 1, t.f_wall, 2.0 * m * c.N * c.K,
+                                slow ? "first 64 rows of a, 1 run" : "", t.f_cpu});
             }
         }
 
@@ -172,23 +193,27 @@ int main(int argc, char** argv) {
         openblas_set_num_threads(1);
         openblas_sgemm(a, b, got);
         if (!check("blocked vs OpenBLAS", c, a, b, want, got)) return 1;
-        const auto [tb, to] = alternating_medians([&] { gemm_blocked(a, b, got); },
-                                                  [&] { openblas_sgemm(a, b, got); }, reps);
-        openblas_s[0].push_back(to);
+        const PairTimes pt = alternating_medians([&] { gemm_blocked(a, b, got); },
+                                                 [&] { openblas_sgemm(a, b, got); }, reps);
+        const double tb = pt.f_wall, tb_cpu = pt.f_cpu;
+        openblas_s[0].push_back(pt.g_wall);
+        openblas_cpu.push_back(pt.g_cpu);
 #else
-        const double tb = bench::measure([&] { gemm_blocked(a, b, got); }, reps).median;
+        const PairTimes pt = alternating_medians([&] { gemm_blocked(a, b, got); }, [] {}, reps);
+        const double tb = pt.f_wall, tb_cpu = pt.f_cpu;
         if (!ladder) {
             gemm_ijk(a, b, got);
             if (!check("blocked vs ijk", c, a, b, want, got)) return 1;
         }
 #endif
         blocked_s[0].push_back(tb);
-        rows.push_back({shape, "blocked", 1, tb, flops, ""});
+        rows.push_back({shape, "blocked", 1, tb, flops, "", tb_cpu});
 
         const PackedB packed = pack_b(b);
-        const double tp = bench::measure([&] { gemm_blocked(a, packed, got); }, reps).median;
+        const PairTimes tp =
+            alternating_medians([&] { gemm_blocked(a, packed, got); }, [] {}, reps);
         if (!check("prepacked", c, a, b, got, want)) return 1;
-        rows.push_back({shape, "prepacked", 1, tp, flops, ""});
+        rows.push_back({shape, "prepacked", 1, tp.f_wall, flops, "", tp.f_cpu});
         {
             bench::Threads two(2);
             const double t2 = bench::measure([&] { gemm_blocked(a, b, got); }, reps).median;
@@ -213,16 +238,20 @@ int main(int argc, char** argv) {
                         {"threads", 7, bench::Align::Right},
                         {"time (ms)", 10, bench::Align::Right},
                         {"GFLOP/s", 8, bench::Align::Right},
+                        {"CPU GFLOP/s", 11, bench::Align::Right},
                         {"note", 4}});
     table.header();
     auto print = [&](const Row& r) {
         table.row({r.shape, r.version, std::to_string(r.threads), bench::fixed(r.seconds * 1e3, 2),
-                   bench::fixed(bench::giga_per_second(r.flops, r.seconds), 1), r.note});
+                   bench::fixed(bench::giga_per_second(r.flops, r.seconds), 1),
+                   r.cpu_seconds > 0
+                       ? bench::fixed(bench::giga_per_second(r.flops, r.cpu_seconds), 1)
+                       : "",
+                   r.note});
     };
     size_t next = 0;
     for (size_t ci = 0; ci < std::size(cases); ++ci) {
         const Case& c = cases[ci];
-        const double flops = 2.0 * c.M * c.N * c.K;
         for (; next < rows.size() && rows[next].shape.rfind(c.name, 0) == 0; ++next) {
             Row r = rows[next];
             if (r.version == "blocked") {
@@ -232,14 +261,19 @@ int main(int argc, char** argv) {
                 std::snprintf(note, sizeof note, "%.2fx OpenBLAS",
                               openblas_s[r.threads - 1][ci] / r.seconds);
                 r.note = note;
+                if (r.threads == 1)
+                    r.note +=
+                        " (CPU time: " + bench::fixed(openblas_cpu[ci] / r.cpu_seconds, 2) + "x)";
 #endif
                 if (r.threads == 2) r.note += "  " + bench::fixed(speedup, 2) + "x its 1 thread";
             }
             print(r);
         }
 #if HAVE_OPENBLAS
+        const double flops = 2.0 * c.M * c.N * c.K;
         for (int t = 0; t < 2; ++t)
-            print({rows[next - 1].shape, "OpenBLAS", t + 1, openblas_s[t][ci], flops, ""});
+            print({rows[next - 1].shape, "OpenBLAS", t + 1, openblas_s[t][ci], flops, "",
+                   t == 0 ? openblas_cpu[ci] : 0.0});
 #endif
     }
     return 0;

@@ -6,7 +6,8 @@
 //
 // Two versions, as for softmax and matmul:
 //   naive    one float at a time with std::erf / std::tanh: the formula, and the reference
-//   blocked  a register at a time (simd.h) with polynomial erfc and exp, split across threads
+//   blocked  a register at a time (simd.h), with polynomials in place of erf and exp, and
+//            split across threads
 //
 // The blocked exact form never computes 1 + erf(x / sqrt 2) for negative x, where the two
 // terms cancel (at x = -5 the result is -1.4e-6 but erf is -0.99999943). Since
@@ -14,17 +15,18 @@
 //   gelu(x) = max(x, 0) - g(|x|)
 // and g, a smooth bump, is cheap to approximate piece by piece: the lane's piece is picked
 // with a table lookup that is one permute instruction (simd.h's lookup8), then a polynomial
-// of degree 6. That is about half the work of x/2 (1 + erf_approx(x / sqrt 2)), which needs
-// an exp and a division (simd.h). Measured (tests/test_simd_math.cpp): within 1e-6 absolute
-// of the formula in double precision, for every float x.
+// of degree 6. Measured on AVX2 (Zen 3), that is about 20% faster than the same identity
+// through simd.h's erfc_nonneg, which needs an exp and a division. Accuracy, measured by
+// tests/test_simd_math.cpp: within 1e-6 absolute of the formula in double precision (2.4e-7
+// at worst on the floats it samples).
 // The blocked tanh form uses 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)):
 //   gelu_tanh(x) = x / (1 + exp(-2u)),   u = sqrt(2/pi) (x + 0.044715 x^3)
 // Both forms are safe for huge |x|: x = -1e30 gives 0 (up to 1e-8), not NaN; +inf gives inf,
 // and -inf gives NaN (inf * 0), as in PyTorch.
 #include "tensor/ops/gelu.h"
 
+#include <algorithm>
 #include <cmath>
-#include <functional>
 
 #include "tensor/ops/simd.h"
 #include "tensor/parallel/thread_pool.h"

@@ -126,6 +126,8 @@ constexpr int64_t kMR = 8, kNR = 8;
 //   KC: a b micro-panel, KC * NR floats, takes 16 KB, half of L1 (the other half streams a).
 //   MC: an a block, MC * KC floats, is 144 KB on AVX2, a fraction of L2.
 //   NC: all of N. A b block, KC * N floats, is 3 MB for N = 3072, which the L3 holds.
+// To try other sizes: make CXXFLAGS='-DVITLAB_MC_TILES=16 -DVITLAB_KC_BYTES=24576' bench
+// (MC in micro-panels of MR rows; KC from the bytes of one b micro-panel).
 #ifndef VITLAB_MC_TILES
 #define VITLAB_MC_TILES 24
 #endif

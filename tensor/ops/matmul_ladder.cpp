@@ -1,18 +1,21 @@
 // matmul_ladder.cpp: five versions of c = a @ b, from the formula to the fast kernel.
 //
 // a (M, K), b (K, N), c (M, N), all row-major here. Each version adds one idea; the numbers
-// are GFLOP/s for (577, 768) @ (768, 3072) on one Zen 3 core (bench/bench_matmul.cpp --ladder):
-//   1. ijk:            ~1    every step of the inner loop loads b[p][j] from a new cache line
-//   2. ikj:            ~10   the inner loop streams rows of b and c: unit stride, SIMD by the
-//   compiler
-//   3. cache_blocked:  ~15   a (KB, NB) block of b is reused by every row of a while it is in L2
-//   4. packed:         ~40   panels read with unit stride; a 4 x 16 tile of c lives in registers
-//   5. blocked:        ~85   hand-written SIMD micro-kernel, tuned blocks, threads
-//   (matmul_blocked.cpp)
-// Rungs 1-4 are plain C++ (no intrinsics), one thread.
+// are GFLOP/s for (577, 768) @ (768, 3072) on one Zen 3 core (AVX2, g++ 12 -O2), measured
+// in CPU time on a busy machine (bench/bench_matmul.cpp prints them for all ViT shapes):
+//   1. ijk:            0.5  each step of the inner loop loads b[p][j] from a new cache line
+//   2. ikj:            27   the inner loop streams rows of b and c: unit stride, SIMD
+//   3. cache_blocked:  31   b is reused from L2 rather than L3 (this b, 9 MB, fits in the
+//                           32 MB L3 already, so the gain is small here; more on small caches)
+//   4. packed:         54   panels read with unit stride; a 4 x 16 tile of c in 8 registers
+//   5. blocked:        ~95  6 x 16 intrinsics micro-kernel sized to the 16 registers, blocks
+//                           tuned to L1/L2/L3, threads (matmul_blocked.cpp)
+// Rungs 1-3 are plain C++; rung 4 uses the GCC/Clang vector extension (no intrinsics).
+// All four run on one thread.
 #include "tensor/ops/matmul_ladder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace vitlab {
@@ -118,14 +121,27 @@ void gemm_cache_blocked(const Tensor& a, const Tensor& b, Tensor& c) {
 namespace {
 constexpr int64_t kTileM = 4, kTileN = 16, kKC = 256, kMC = 64;
 
+// Eight floats that the compiler keeps in one SIMD register (GCC / Clang vector extension;
+// without AVX it uses two SSE or NEON registers). acc is 8 of them, b 2: all in registers.
+typedef float Float8 __attribute__((vector_size(32)));
+
 void tile_4x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mv,
                int64_t nv) {
-    float acc[kTileM][kTileN] = {};
-    for (int64_t p = 0; p < kc; ++p, a += kTileM, b += kTileN)
-        for (int64_t r = 0; r < kTileM; ++r)
-            for (int64_t j = 0; j < kTileN; ++j) acc[r][j] += a[r] * b[j];
+    Float8 acc[kTileM][2] = {};
+    for (int64_t p = 0; p < kc; ++p, a += kTileM, b += kTileN) {
+        Float8 b0, b1;
+        std::memcpy(&b0, b, sizeof b0);  // memcpy: b is not 32-byte aligned
+        std::memcpy(&b1, b + 8, sizeof b1);
+#pragma GCC unroll 4  // unrolled, acc[r] are 8 named registers instead of an array in memory
+        for (int64_t r = 0; r < kTileM; ++r) {
+            acc[r][0] += a[r] * b0;
+            acc[r][1] += a[r] * b1;
+        }
+    }
+    float tile[kTileM][kTileN];
+    std::memcpy(tile, acc, sizeof tile);
     for (int64_t r = 0; r < mv; ++r)
-        for (int64_t j = 0; j < nv; ++j) c[r * ldc + j] += acc[r][j];
+        for (int64_t j = 0; j < nv; ++j) c[r * ldc + j] += tile[r][j];
 }
 }  // namespace
 

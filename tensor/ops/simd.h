@@ -5,9 +5,9 @@
 // vocabulary is defined three times below, and the compiler flags pick one:
 //   AVX-512   16 lanes   (-march=native on a CPU with AVX-512, e.g. AMD Zen 4)
 //   AVX2      8 lanes    (-march=native on AVX2 + FMA CPUs, e.g. Zen 3, Intel since 2013)
-//   portable  1 lane     (a Vec is just a float: `make SIMD=off`, ARM, anything else)
+//   portable  8 lanes    (an array of 8 floats and plain loops: `make SIMD=off`, ARM, ...)
 // A loop `for (i = 0; i < n; i += kLanes) store(out + i, f(load(x + i)));` is then SIMD code
-// on x86 and a plain scalar loop elsewhere, with the same arithmetic in the same order.
+// on x86 and plain C++ elsewhere, with the same arithmetic in the same order.
 //
 // std::exp and std::erf work on one float at a time (and are written for every corner of
 // IEEE arithmetic); the two below are polynomials, so they run kLanes at a time:
@@ -30,7 +30,9 @@
 //   erfc(z) ~ s (a0 + a1 s + ... + a5 s^5) exp(-z^2),   s = 1 / (1 + p z),  p = 0.39
 // (the form of Abramowitz & Stegun 7.1.26, with one more coefficient; fitted here, max
 // absolute error 8e-9 in exact arithmetic). erfc_nonneg(z) keeps the small values of
-// erfc(z) for large z that 1 - erf(z) would round away; GELU uses it (gelu.cpp).
+// erfc(z) for large z that 1 - erf(z) would round away. For |x| < 1, erf_approx uses an odd
+// polynomial instead, whose error shrinks with x. (GELU does not call these: gelu.cpp uses a
+// cheaper table of polynomials for its own function; lookup8 below picks from such tables.)
 #pragma once
 
 #include <algorithm>
@@ -165,43 +167,84 @@ inline float max_lanes(Vec v) {
     return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
 }
 
-#else  // portable: one float is a register of one lane
+#else  // portable: a register is an array of 8 floats, each operation a loop over them
 
-using Vec = float;
-constexpr int64_t kLanes = 1;
+// Eight lanes, as AVX2, so sums are split the same way (a row's floats go to 8 partial sums,
+// which keeps the rounding error of long sums small). Compilers turn these short fixed loops
+// into SSE or NEON instructions where they can.
+constexpr int64_t kLanes = 8;
 constexpr const char* kName = "portable";
-inline Vec load(const float* p) { return *p; }
-inline void store(float* p, Vec v) { *p = v; }
-inline Vec splat(float s) { return s; }
-inline Vec add(Vec a, Vec b) { return a + b; }
-inline Vec sub(Vec a, Vec b) { return a - b; }
-inline Vec mul(Vec a, Vec b) { return a * b; }
-inline Vec div(Vec a, Vec b) { return a / b; }
-inline Vec fmadd(Vec a, Vec b, Vec c) { return a * b + c; }
-inline Vec fnmadd(Vec a, Vec b, Vec c) { return c - a * b; }
-inline Vec vmax(Vec a, Vec b) { return a > b ? a : b; }  // b when either is NaN, as on x86
-inline Vec vmin(Vec a, Vec b) { return a < b ? a : b; }
-inline Vec abs(Vec v) { return std::fabs(v); }
-inline Vec where_sign(Vec x, Vec a, Vec b) { return std::signbit(x) ? a : b; }
+struct Vec {
+    float v[kLanes];
+};
+inline Vec load(const float* p) { Vec r; for (int i = 0; i < kLanes; ++i) r.v[i] = p[i]; return r; }
+inline void store(float* p, Vec a) { for (int i = 0; i < kLanes; ++i) p[i] = a.v[i]; }
+inline Vec splat(float s) { Vec r; for (float& x : r.v) x = s; return r; }
+inline Vec add(Vec a, Vec b) { for (int i = 0; i < kLanes; ++i) a.v[i] += b.v[i]; return a; }
+inline Vec sub(Vec a, Vec b) { for (int i = 0; i < kLanes; ++i) a.v[i] -= b.v[i]; return a; }
+inline Vec mul(Vec a, Vec b) { for (int i = 0; i < kLanes; ++i) a.v[i] *= b.v[i]; return a; }
+inline Vec div(Vec a, Vec b) { for (int i = 0; i < kLanes; ++i) a.v[i] /= b.v[i]; return a; }
+inline Vec fmadd(Vec a, Vec b, Vec c) { return add(mul(a, b), c); }  // two roundings here
+inline Vec fnmadd(Vec a, Vec b, Vec c) { return sub(c, mul(a, b)); }
+inline Vec vmax(Vec a, Vec b) {  // b when either is NaN, as on x86
+    for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+inline Vec vmin(Vec a, Vec b) {
+    for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+    return a;
+}
+inline Vec abs(Vec a) { for (float& x : a.v) x = std::fabs(x); return a; }
+inline Vec where_sign(Vec x, Vec a, Vec b) {
+    for (int i = 0; i < kLanes; ++i) b.v[i] = std::signbit(x.v[i]) ? a.v[i] : b.v[i];
+    return b;
+}
 inline Vec shift_into_exponent(Vec t) {
-    uint32_t bits;
-    std::memcpy(&bits, &t, sizeof bits);
-    bits <<= 23;
-    float out;
-    std::memcpy(&out, &bits, sizeof out);
-    return out;
+    for (float& x : t.v) {
+        uint32_t bits;
+        std::memcpy(&bits, &x, sizeof bits);
+        bits <<= 23;
+        std::memcpy(&x, &bits, sizeof x);
+    }
+    return t;
 }
-using Index = int32_t;
+struct Index {
+    int32_t v[kLanes];
+};
 // NaN and v >= last give last (converting those to an integer would be undefined in C++).
-inline Index to_index(Vec v, int last) { return v < last ? static_cast<Index>(v) : last; }
-inline Vec index_to_float(Index i) { return static_cast<float>(i); }
-inline Vec lookup8(const float* table, Index i) { return table[i]; }
-inline Vec load_part(const float* p, int64_t count, float fill) { return count > 0 ? *p : fill; }
-inline void store_part(float* p, Vec v, int64_t count) {
-    if (count > 0) *p = v;
+inline Index to_index(Vec a, int last) {
+    Index r;
+    for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] < last ? static_cast<int32_t>(a.v[i]) : last;
+    return r;
 }
-inline float sum_lanes(Vec v) { return v; }
-inline float max_lanes(Vec v) { return v; }
+inline Vec index_to_float(Index j) {
+    Vec r;
+    for (int i = 0; i < kLanes; ++i) r.v[i] = static_cast<float>(j.v[i]);
+    return r;
+}
+inline Vec lookup8(const float* table, Index j) {
+    Vec r;
+    for (int i = 0; i < kLanes; ++i) r.v[i] = table[j.v[i]];
+    return r;
+}
+inline Vec load_part(const float* p, int64_t count, float fill) {
+    Vec r;
+    for (int i = 0; i < kLanes; ++i) r.v[i] = i < count ? p[i] : fill;
+    return r;
+}
+inline void store_part(float* p, Vec a, int64_t count) {
+    for (int i = 0; i < count; ++i) p[i] = a.v[i];
+}
+inline float sum_lanes(Vec a) {  // in pairs, as the SIMD versions: 8 -> 4 -> 2 -> 1
+    for (int h = kLanes / 2; h > 0; h /= 2)
+        for (int i = 0; i < h; ++i) a.v[i] += a.v[i + h];
+    return a.v[0];
+}
+inline float max_lanes(Vec a) {
+    float m = a.v[0];
+    for (int i = 1; i < kLanes; ++i) m = m > a.v[i] ? m : a.v[i];
+    return m;
+}
 
 #endif
 // clang-format on

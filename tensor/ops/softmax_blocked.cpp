@@ -6,9 +6,11 @@
 //   2. e_i = exp(x_i - m), s = sum_i e_i    e is written to out; kLanes running sums
 //   3. out_i = e_i * (1 / s)
 // A row of attention scores (577 floats, 2.3 KB) stays in L1 between the passes, so memory
-// sees one read of x and one write of out; the time goes into exp (about 12 register
-// operations per kLanes values). softmax_ writes out over x: no second 16 MB buffer for the
-// (12, 577, 577) scores of a ViT-B/16 block at 384 px, and no cache misses to bring it in.
+// sees one read of x and one write of out; the time goes into exp (about 15 register
+// operations per kLanes values). softmax_ writes the result over x: no second 16 MB buffer
+// for the (12, 577, 577) scores of a ViT-B/16 block at 384 px. A fresh buffer of that size
+// costs more than the softmax itself when its pages are new to the process (the operating
+// system maps and zeroes each 4 KB page on its first write: see bench/bench_ops.cpp).
 //
 // After x.contiguous(), view x as (outer, n, inner) where n is the size of `dim`:
 //   - inner == 1 (dim is the last one, e.g. attention scores (B, heads, N, N) over dim -1):
