@@ -131,10 +131,10 @@ inline std::string load_warning() {
     double load = 0.0;
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     if (getloadavg(&load, 1) != 1 || load <= cores) return "";
-    char buf[160];
+    char buf[200];
     std::snprintf(buf, sizeof buf,
                   "note: load average %.1f on %u cores; other processes compete for the CPU, "
-                  "so these times are pessimistic",
+                  "so these times are pessimistic (and threads may not scale)",
                   load, cores);
     return buf;
 }

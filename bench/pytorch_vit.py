@@ -11,7 +11,8 @@ a fresh process, because OpenBLAS reads OPENBLAS_NUM_THREADS once, when the libr
     torch threads (torch.set_num_threads) 1 or 2  x  OPENBLAS_NUM_THREADS 1 or 2
 Within a process: build the model (not timed), one warm-up forward, then the median of --reps
 forwards under torch.inference_mode(). The rows have bench_vit's columns (cpu/wall: the CPU
-time of all threads over the wall time, below the thread count when other processes compete).
+time of all threads over the wall time, below the thread count when other processes compete;
+cpu ms: the median CPU time of one forward, all threads together).
 The best (lowest median) setting is printed last, with the peak resident memory of its process.
 """
 import argparse
@@ -24,7 +25,8 @@ import time
 
 SETTINGS = [(1, 1), (1, 2), (2, 1), (2, 2)]  # (torch threads, OPENBLAS_NUM_THREADS)
 COLUMNS = [("model", 34, "<"), ("batch", 5, ">"), ("threads", 7, ">"), ("median ms", 10, ">"),
-           ("min ms", 9, ">"), ("images/s", 8, ">"), ("cpu/wall", 8, ">")]
+           ("min ms", 9, ">"), ("images/s", 8, ">"), ("cpu/wall", 8, ">"),
+           ("cpu ms", 9, ">")]
 
 
 def row(cells):
@@ -51,7 +53,7 @@ def child(args):
     name = f"torch vit_b_16@{args.image_size} blas={os.environ.get('OPENBLAS_NUM_THREADS', '?')}"
     print(row([name, args.batch, args.torch_threads, f"{median * 1e3:.1f}",
                f"{min(times) * 1e3:.1f}", f"{args.batch / median:.2f}",
-               f"{sum(cpu) / sum(times):.2f}"]))
+               f"{sum(cpu) / sum(times):.2f}", f"{statistics.median(cpu) * 1e3:.1f}"]))
     weights = 4 * sum(p.numel() for p in model.parameters())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
     print(f"#mem {peak} {weights} {median}")

@@ -294,6 +294,13 @@ void pack_b_block(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int
 void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc, float* dst) {
     for (int64_t t = 0; t < mc; t += kMR) {
         const int64_t mv = std::min(kMR, i_end - (i0 + t));
+        if (mv == kMR && a.col == 1) {  // row-major a: MR row pointers, each read front to back
+            const float* rows[kMR];
+            for (int64_t r = 0; r < kMR; ++r) rows[r] = a.data + (i0 + t + r) * a.row + p0;
+            for (int64_t p = 0; p < kc; ++p, dst += kMR)
+                for (int64_t r = 0; r < kMR; ++r) dst[r] = rows[r][p];
+            continue;
+        }
         for (int64_t p = 0; p < kc; ++p, dst += kMR) {
             for (int64_t r = 0; r < mv; ++r) dst[r] = a(i0 + t + r, p0 + p);
             for (int64_t r = mv; r < kMR; ++r) dst[r] = 0.0f;
