@@ -16,6 +16,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def main():
     original = open(args.checkpoint, "rb").read()
     header = struct.unpack("<Q", original[:8])[0]
     data_start = 8 + header
-    tmp = tempfile.mkdtemp(prefix="vitlab_sweep_")
+    tmp = tempfile.mkdtemp(prefix="vitlab_sweep_")  # removed at the end
     path = os.path.join(tmp, "corrupt.safetensors")
     image = os.path.join(tmp, "image.ppm")
     with open(image, "wb") as f:
@@ -48,11 +49,15 @@ def main():
     tally = collections.Counter()
     problems = []
 
-    def run(data, what):
+    def write(data):
         if os.path.exists(path):
             os.remove(path)  # not truncate-and-rewrite: ext4 would flush it to disk each time
         with open(path, "wb") as f:
             f.write(data)
+
+    def run(data, what):
+        if data is not None:
+            write(data)
         cmd = [args.vit, args.command, "--weights", path, "--heads", str(args.heads)]
         if args.command == "classify":
             cmd.append(image)
@@ -83,14 +88,17 @@ def main():
     print(f"{truncations} truncations (every offset of the {data_start}-byte length + header, "
           f"{args.data} in the data)")
 
-    bits = range(8) if args.bits == "all" else None
+    # Flips are made in place in one copy of the file (a checkpoint can be large) and undone.
+    write(original)
     flips = 0
+    fd = os.open(path, os.O_RDWR)
     for i in range(data_start):
-        for bit in (bits if bits is not None else [i % 8]):
-            flipped = bytearray(original)
-            flipped[i] ^= 1 << bit
-            run(bytes(flipped), f"bit {bit} of byte {i} flipped")
+        for bit in (range(8) if args.bits == "all" else [i % 8]):
+            os.pwrite(fd, bytes([original[i] ^ (1 << bit)]), i)
+            run(None, f"bit {bit} of byte {i} flipped")
+            os.pwrite(fd, original[i:i + 1], i)
             flips += 1
+    os.close(fd)
     print(f"{flips} bit flips in the header; {args.command} outcomes over all "
           f"{truncations + flips} files:")
     for kind, n in tally.most_common(25):
@@ -100,6 +108,7 @@ def main():
     for p in problems[:20]:
         print("PROBLEM:", p)
     print(f"{len(problems)} problems")
+    shutil.rmtree(tmp)
     sys.exit(1 if problems else 0)
 
 

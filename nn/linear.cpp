@@ -33,9 +33,11 @@ Tensor Linear::forward(const Tensor& x) const {
     Shape out_shape = x.shape();
     out_shape.back() = out_features;
     const Tensor rows = x.reshape({-1, in_features});
-    Tensor y = resolve(Kernel::Default) == Kernel::Naive
-                   ? matmul(rows, weight.transpose(0, 1), Kernel::Naive)
-                   : matmul(rows, packed_weight());
+    const Kernel kernel = resolve(Kernel::Default);
+    PackedB packed;
+    if (kernel == Kernel::Blocked) packed = current_pack();
+    Tensor y = packed.empty() ? matmul(rows, weight.transpose(0, 1), kernel)
+                              : matmul(rows, packed);
     if (bias.numel() > 0) y += bias;
     return y.view(out_shape);
 }
@@ -57,12 +59,9 @@ bool Linear::is_prepacked() const {
     return !packed_.empty() && same_view(packed_from_, weight);
 }
 
-PackedB Linear::packed_weight() const {
+PackedB Linear::current_pack() const {
     std::lock_guard<std::mutex> lock(pack_mutex_);
-    if (packed_.empty() || !same_view(packed_from_, weight)) {
-        packed_ = pack_b(weight.transpose(0, 1));
-        packed_from_ = weight;
-    }
+    if (packed_.empty() || !same_view(packed_from_, weight)) return PackedB();
     return packed_;  // shares the panels; a concurrent prepack() cannot free them under us
 }
 

@@ -5,14 +5,16 @@
 // The weight is stored (out, in) as in PyTorch, so checkpoints load unchanged; the transpose
 // is a view (no copy). All leading dims are flattened into one matrix product.
 //
-// Packing the weight once: the blocked matmul copies b = weight^T into panels before it
-// multiplies (matmul.h, PackedB). The weight is the same on every call, so forward() packs it
-// the first time and keeps the panels (a second copy of the weight, the same size). The pack
-// is a snapshot of the numbers:
-//   - rebinding the member (weight = t, or load_state_dict with assign) is noticed: the next
-//     forward() packs again;
+// Packing the weight once (opt-in): the blocked matmul copies b = weight^T into panels before it
+// multiplies (matmul.h, PackedB), a few hundred rows at a time into a reused buffer. The weight
+// is the same on every call, so prepack() can pack it once and keep the panels; forward() then
+// skips the packing (a few % faster) at the price of a second copy of the weight in memory.
+// That is why it is not the default: a ViT-B checkpoint would need twice its size.
+// The pack is a snapshot of the numbers:
+//   - rebinding the member (weight = t, or load_state_dict with assign) is noticed: forward()
+//     goes back to the unpacked weight until prepack() is called again;
 //   - writing into it in place (weight.copy_(w), weight.fill_(0), load_state_dict without
-//     assign) is NOT noticed: call prepack() afterwards, or the old numbers are used.
+//     assign) is NOT noticed: call prepack() again afterwards, or the old numbers are used.
 // With Kernel::Naive as the default kernel, forward() ignores the pack and runs matmul_naive.
 #pragma once
 
@@ -49,7 +51,7 @@ class Linear : public Module {
     mutable std::mutex pack_mutex_;
     mutable Tensor packed_from_;
     mutable PackedB packed_;
-    PackedB packed_weight() const;  // packs when the cache does not match weight
+    PackedB current_pack() const;  // the pack if it was made from the current weight, else empty
 };
 
 }  // namespace vitlab::nn
