@@ -7,6 +7,8 @@
 #   make sanitize     tests under AddressSanitizer + UndefinedBehaviorSanitizer (build/sanitize/)
 #   make bench        benchmark programs in bench/ (build/bench/)
 #   make exercise N=1 build a classroom exercise against the library and run its checker
+#   make vit          the vit command, build/vit (info, classify, run, summary, explain)
+#   make fuzz         libFuzzer targets (clang); fuzz/run.sh [SECONDS] fuzzes each one
 #   make format       clang-format every source file
 #
 # Dependencies: doctest and fmt, and stb for JPEG/PNG (installed with apt-get when missing on
@@ -53,6 +55,10 @@ TUTORIAL_SRCS := $(sort $(wildcard tutorials/[0-9]*.cpp))
 BENCH_SRCS := $(sort $(wildcard bench/*.cpp))
 
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# The vit command (cli/): everything but main() also links into the tests (tests/test_cli.cpp).
+CLI_SRCS := $(sort $(wildcard cli/*.cpp))
+CLI_LIB_OBJS := $(filter-out $(BUILD)/obj/cli/vit.o,$(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o))
+VIT_BIN := $(BUILD)/vit
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libvitlab.a
 TEST_BIN := $(BUILD)/vitlab_tests
@@ -65,7 +71,7 @@ BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(LIB) $(TEST_BIN) $(TUTORIALS)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(LIB) $(TEST_BIN) $(TUTORIALS) $(VIT_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(TEST_BIN)
@@ -123,8 +129,8 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS_ALL) $(TEST_OBJS) $(LIB) -o $@ $(LDLIBS_ALL)
+$(TEST_BIN): $(TEST_OBJS) $(CLI_LIB_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS_ALL) $(TEST_OBJS) $(CLI_LIB_OBJS) $(LIB) -o $@ $(LDLIBS_ALL)
 
 $(BUILD)/tutorials/%: $(BUILD)/obj/tutorials/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -159,9 +165,6 @@ clean:
 #   make vit       build/vit
 #   make fuzz      libFuzzer targets fuzz/fuzz_*.cpp with clang, ASan and UBSan (build/fuzz/);
 #                  fuzz/run.sh [SECONDS] builds and runs each one (default 20 s)
-CLI_SRCS := $(sort $(wildcard cli/*.cpp))
-CLI_LIB_OBJS := $(filter-out $(BUILD)/obj/cli/vit.o,$(CLI_SRCS:%.cpp=$(BUILD)/obj/%.o))
-VIT_BIN := $(BUILD)/vit
 
 .PHONY: vit fuzz
 vit: deps
@@ -169,10 +172,6 @@ vit: deps
 
 $(VIT_BIN): $(BUILD)/obj/cli/vit.o $(CLI_LIB_OBJS) $(LIB)
 	$(CXX) $(CXXFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
-
-# The test binary's own recipe lists only tests/ and the library; cli/ comes in here.
-$(TEST_BIN): $(CLI_LIB_OBJS)
-$(TEST_BIN): LDLIBS_ALL := $(CLI_LIB_OBJS) $(LIB) $(LDLIBS_ALL)
 
 FUZZ_CXX ?= clang++
 FUZZ_DIR := build/fuzz
