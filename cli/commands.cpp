@@ -24,6 +24,14 @@
 
 namespace vitlab::cli {
 
+// `vit summary` (cli/summary.cpp) and `vit explain` (cli/explain.cpp).
+extern const std::vector<Option> kSummaryOptions;
+extern const std::vector<Option> kExplainOptions;
+extern const char* const kSummaryHelp;
+extern const char* const kExplainHelp;
+int summary(const Args& args, std::ostream& out);
+int explain(const Args& args, std::ostream& out);
+
 namespace {
 
 // ---- options -----------------------------------------------------------------------------------
@@ -337,6 +345,8 @@ const char* kMainHelp =
     "  info       what a checkpoint holds: naming, configuration, parameters, tensors\n"
     "  classify   the top classes of images (PPM/PGM, PNG, JPEG)\n"
     "  run        raw forward: a (B, 3, H, W) tensor in, logits out (safetensors files)\n"
+    "  summary    the model as a table: layers, output shapes, parameters, multiply-adds\n"
+    "  explain    pictures (PNG): patch grid, attention maps, rollout, position embeddings\n"
     "\n"
     "'vit <command> --help' shows a command's options. Exit status: 0 on success, 2 on bad\n"
     "usage or bad input (one line on stderr naming the file and the problem).\n";
@@ -348,7 +358,9 @@ struct Command {
 };
 const Command kCommands[] = {{"info", kInfoHelp, &kInfoOptions},
                              {"classify", kClassifyHelp, &kClassifyOptions},
-                             {"run", kRunHelp, &kRunCommandOptions}};
+                             {"run", kRunHelp, &kRunCommandOptions},
+                             {"summary", kSummaryHelp, &kSummaryOptions},
+                             {"explain", kExplainHelp, &kExplainOptions}};
 
 // One line: a message from a hostile file may hold newlines or other control bytes.
 std::string one_line(std::string s) {
@@ -369,6 +381,14 @@ struct RestoreGlobals {
 
 }  // namespace
 
+// For summary.cpp and explain.cpp: the same loading and preprocessing as the other commands.
+Checkpoint load_for_command(const Args& args) {
+    return load(args);
+}
+PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why) {
+    return preprocess_config(ck, args, why);
+}
+
 int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     std::vector<std::string> words(argv + std::min(argc, 1), argv + std::max(argc, 1));
     if (words.empty()) {
@@ -384,7 +404,7 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
         if (words[0] == c.name) command = &c;
     if (!command) {
         err << fmt::format(
-            "vit: unknown command '{}' (commands: info, classify, run; see 'vit "
+            "vit: unknown command '{}' (commands: info, classify, run, summary, explain; see 'vit "
             "--help')\n",
             one_line(words[0]));
         return 2;
@@ -413,6 +433,8 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
         args.get_floats("--std", 3, true);
         if (name == "info") return info(args, out);
         if (name == "classify") return classify(args, out, report);
+        if (name == "summary") return summary(args, out);
+        if (name == "explain") return explain(args, out);
         return run(args, out);
     } catch (const UsageError& e) {
         report(fmt::format("{} (see 'vit {} --help')", e.what(), name));

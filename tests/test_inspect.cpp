@@ -2,8 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <sstream>
 
+#include "cli/vit_main.h"
+#include "tensor/io/safetensors.h"
 #include "tensor/ops.h"
+#include "vision/image.h"
+#include "vision/png_write.h"
+#include "vision/ppm.h"
 #include "vit/inspect.h"
 #include "vit/vision_transformer.h"
 
@@ -222,4 +229,78 @@ TEST_CASE("format_summary: a torchinfo-like table with totals") {
     CHECK(top.find("blocks.0") == std::string::npos);
     CHECK(with_commas(1234567) == "1,234,567");
     CHECK(human_count(55'484'041'216) == "55.48 G");
+}
+
+// ---- the vit command: summary and explain (cli/summary.cpp, cli/explain.cpp) --------------------
+
+// Runs `vit words...` in-process; returns the exit status, stdout and stderr.
+static int run_vit(const std::vector<std::string>& words, std::string* out_text,
+                   std::string* err_text) {
+    std::vector<const char*> argv = {"vit"};
+    for (const auto& w : words) argv.push_back(w.c_str());
+    std::ostringstream out, err;
+    const int code = cli::vit_main(int(argv.size()), argv.data(), out, err);
+    *out_text = out.str();
+    *err_text = err.str();
+    return code;
+}
+
+TEST_CASE("vit summary: a preset's table totals its parameter count, nothing allocated") {
+    std::string out, err;
+    REQUIRE(run_vit({"summary", "--model", "vit_large_patch16_384.augreg_in21k_ft_in1k"}, &out,
+                    &err) == 0);
+    CHECK(out.find("Total params: 304,715,752") != std::string::npos);
+    CHECK(out.find("Total mult-adds: 191.") != std::string::npos);
+    CHECK(run_vit({"summary"}, &out, &err) == 2);
+    CHECK(err.find("give --model NAME or --weights W") != std::string::npos);
+}
+
+TEST_CASE("vit summary and explain on a checkpoint: totals, and pictures that read back") {
+    const ViTConfig c = small_config();
+    const VisionTransformer model(c, 5);
+    const auto dir = std::filesystem::temp_directory_path() / "vitlab_test_explain";
+    std::filesystem::create_directories(dir);
+    const std::string weights = (dir / "small.safetensors").string();
+    save_safetensors(weights, model.state_dict());
+
+    std::string out, err;
+    REQUIRE(run_vit({"summary", "--weights", weights, "--heads", "4"}, &out, &err) == 0);
+    CHECK(out.find("Total params: " + with_commas(model.num_parameters())) != std::string::npos);
+
+    Image im;
+    im.width = 45;
+    im.height = 37;
+    im.channels = 3;
+    for (int i = 0; i < 45 * 37 * 3; ++i) im.pixels.push_back(uint8_t(i * 7));
+    const std::string image = (dir / "input.ppm").string();
+    write_ppm(image, im);
+    const std::string pictures = (dir / "pictures").string();
+    const int code = run_vit({"explain", "--weights", weights, "--heads", "4", image, "--out",
+                              pictures, "--layers", "2", "--attn-heads", "1,3"},
+                             &out, &err);
+    REQUIRE_MESSAGE(code == 0, err);
+    if (have_png_write() && have_png_jpeg()) {
+        // 32 x 32 inputs are drawn 8 times larger: 256 x 256, with the 4 x 4 grid of patches.
+        for (const char* name : {"patches.png", "attention_layer2_head1.png",
+                                 "attention_layer2_head3.png", "attention_rollout.png"}) {
+            const Image back = read_image((std::filesystem::path(pictures) / name).string());
+            CHECK_MESSAGE(back.width == 256, name);
+            CHECK_MESSAGE(back.height == 256, name);
+        }
+        const Image patches =
+            read_image((std::filesystem::path(pictures) / "patches.png").string());
+        for (int c3 = 0; c3 < 3; ++c3) CHECK(patches.at(64, 100, c3) == 255);  // a grid line
+        // 16 small maps of 4 x 4 cells, 8 pixels each, 2 pixels apart: 4 * 32 + 5 * 2 = 138.
+        const Image sim = read_image(
+            (std::filesystem::path(pictures) / "position_embedding_similarity.png").string());
+        CHECK(sim.width == 138);
+        CHECK(sim.height == 138);
+        CHECK(!std::filesystem::exists(std::filesystem::path(pictures) /
+                                       "attention_layer0_head0.png"));
+    }
+    CHECK(run_vit({"explain", "--weights", weights, "--heads", "4", image, "--out", pictures,
+                   "--layers", "7"},
+                  &out, &err) == 2);
+    CHECK(err.find("--layers must be 'all' or numbers from 0 to 2") != std::string::npos);
+    std::filesystem::remove_all(dir);
 }
