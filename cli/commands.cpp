@@ -12,6 +12,8 @@
 #include <functional>
 #include <new>
 
+#include <unistd.h>
+
 #include "cli/args.h"
 #include "cli/vit_main.h"
 #include "tensor/io/json.h"
@@ -21,6 +23,7 @@
 #include "vision/labels.h"
 #include "vision/transforms.h"
 #include "vit/checkpoint.h"
+#include "vit/progress.h"
 
 namespace vitlab::cli {
 
@@ -245,6 +248,10 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
                            to_string(ck.naming), pre.input_size, pre.input_size, floats(pre.mean),
                            floats(pre.stddev));
 
+    // A bar on stderr for many images whose results go to a file or a pipe (on a terminal the
+    // result lines themselves show the progress).
+    Progress bar("classify", static_cast<int64_t>(images.size()),
+                 images.size() > 1 && progress_enabled() && !isatty(1));
     int status = 0;
     for (const std::string& path : images) {
         try {
@@ -274,6 +281,7 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
             report(what.find(path) == std::string::npos ? path + ": " + what : what);
             status = 2;
         }
+        bar.advance();
     }
     return status;
 }
