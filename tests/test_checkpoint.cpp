@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/fixture.h"
+#include "tests/temp_files.h"
 #include "vit/checkpoint.h"
 
 using namespace vitlab;
@@ -25,7 +26,15 @@ using vitlab::testing::fixture;
 using vitlab::testing::fixture_path;
 namespace fs = std::filesystem;
 
+using vitlab::testing::read_bytes;
+using vitlab::testing::write_bytes;
+
 namespace {
+
+// Scratch files for this file's tests.
+struct TempDir : vitlab::testing::TempDir {
+    TempDir() : vitlab::testing::TempDir("vitlab_test_checkpoint_") {}
+};
 
 const std::string kTimm = fixture_path("checkpoint_timm.safetensors");
 const std::string kHF = fixture_path("checkpoint_hf.safetensors");
@@ -69,33 +78,6 @@ ViTConfig small_config(int64_t width) {
     c.mlp_dim = 8;
     c.num_classes = 3;
     return c;
-}
-
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        std::random_device rd;
-        dir = fs::temp_directory_path() /
-              ("vitlab_test_checkpoint_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string path(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Removes the old file first: ext4 flushes a file to disk when it is truncated and rewritten
-// (auto_da_alloc), which made the sweeps below 50 times slower.
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::remove(path.c_str());
-    std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
 }
 
 }  // namespace

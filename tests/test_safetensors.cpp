@@ -20,26 +20,19 @@
 #include "tensor/io/json.h"
 #include "tensor/io/safetensors.h"
 #include "tests/fixture.h"
+#include "tests/temp_files.h"
 
 using namespace vitlab;
 namespace fs = std::filesystem;
 
+using vitlab::testing::read_bytes;
+using vitlab::testing::write_bytes;
+
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        std::random_device rd;
-        dir = fs::temp_directory_path() /
-              ("vitlab_test_safetensors_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(dir);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::string path(const std::string& name) const { return (dir / name).string(); }
+// Scratch files for this file's tests.
+struct TempDir : vitlab::testing::TempDir {
+    TempDir() : vitlab::testing::TempDir("vitlab_test_safetensors_") {}
 };
 
 // Selects how load_safetensors gets the bytes (VITLAB_NO_MMAP) and restores the old setting.
@@ -62,20 +55,6 @@ struct ReadMode {
             unsetenv("VITLAB_NO_MMAP");
     }
 };
-
-std::string read_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    // A new file rather than a truncated one: ext4 flushes truncated-and-rewritten files to disk.
-    std::error_code ec;
-    fs::remove(path, ec);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out.good());
-}
 
 std::string u64_le(uint64_t n) {
     std::string s(8, '\0');
