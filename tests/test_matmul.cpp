@@ -317,6 +317,23 @@ TEST_CASE("matmul: a packed b gives the same bits as matmul_blocked, any shape o
     }
 }
 
+TEST_CASE("matmul: b = W^T (a Linear weight) packs to the same panels as a contiguous copy") {
+    // The blocked packer reads a transposed b 8 x 8 at a time; ragged K (not a multiple of 8,
+    // or past one KC block) and ragged N (not a multiple of the tile) take the other paths.
+    Generator gen(15);
+    const Shape shapes[] = {{5, 13, 40}, {9, 300, 35}, {3, 257, 48}, {17, 64, 16}, {6, 8, 8}};
+    for (const Shape& s : shapes) {  // (M, K, N)
+        const Tensor a = randn({s[0], s[1]}, gen);
+        const Tensor wt = randn({s[2], s[1]}, gen).transpose(0, 1);  // (K, N), strides (1, K)
+        for (int threads : {1, 2}) {
+            ThreadsForTest t(threads);
+            CHECK(max_abs_diff(matmul_blocked(a, wt), matmul_blocked(a, wt.contiguous())) == 0.0f);
+            CHECK(max_abs_diff(matmul(a, pack_b(wt)), matmul_blocked(a, wt.contiguous())) == 0.0f);
+        }
+        check_agrees_with_naive(a, wt, matmul_blocked(a, wt), "W^T");
+    }
+}
+
 TEST_CASE("matmul: a packed b takes a of shape (..., K) or (K)") {
     Generator gen(14);
     const Tensor b = randn({5, 3}, gen);

@@ -249,6 +249,29 @@ int64_t panels_of(int64_t N) {
     return (N + kNR - 1) / kNR;
 }
 
+#if defined(__AVX2__)
+// dst[p * ld_dst + j] = src[j * ld_src + p] for an 8 x 8 block: the transpose in registers,
+// in three rounds of shuffles (pairs, then quads, then the 128-bit halves).
+inline void transpose8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 b5 c5 d5
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+#endif
+
 // The layout of a packed b (K, N), the same whether packed once (PackedB) or block by block:
 // for each block of KC rows starting at row p0, ceil(N / NR) micro-panels, one after the
 // other; micro-panel jp holds b[p0 + p][jp * NR + j] at p * NR + j, zero past column N.
@@ -270,6 +293,24 @@ void pack_b_block(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int
         }
         jp_rest = std::max(jp0, full_end);  // the ragged last micro-panel, if any, below
     }
+#if defined(__AVX2__)
+    else if (b.row == 1) {
+        // b is a transpose, W^T of a row-major W (x @ W^T in a Linear layer): b's columns are
+        // W's rows, contiguous. Read 8 of them 8 floats at a time, transpose the 8 x 8 block
+        // in registers, and store 8 floats per row p of the micro-panel.
+        for (int64_t jp = jp0; jp < full_end; ++jp) {
+            float* dst = panels + (jp - jp0) * kc * kNR;
+            for (int64_t j = 0; j < kNR; j += 8) {
+                const float* src = b.data + p0 + (jp * kNR + j) * b.col;
+                int64_t p = 0;
+                for (; p + 8 <= kc; p += 8) transpose8x8(src + p, b.col, dst + p * kNR + j, kNR);
+                for (; p < kc; ++p)
+                    for (int64_t jj = 0; jj < 8; ++jj) dst[p * kNR + j + jj] = src[jj * b.col + p];
+            }
+        }
+        jp_rest = std::max(jp0, full_end);
+    }
+#endif
     for (int64_t jp = jp_rest; jp < jp1; ++jp) {
         float* dst = panels + (jp - jp0) * kc * kNR;
         const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
