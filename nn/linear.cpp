@@ -29,17 +29,13 @@ Tensor Linear::forward(const Tensor& x) const {
                          std::to_string(out_features) + "): expected input of shape " +
                          to_string(expected) + ", got " + to_string(x.shape()));
     }
-    // (..., in) -> (rows, in) @ (in, out) -> (rows, out) -> (..., out): one big matrix product.
-    Shape out_shape = x.shape();
-    out_shape.back() = out_features;
-    const Tensor rows = x.reshape({-1, in_features});
+    // (..., in) @ (in, out) + bias -> (..., out): one big matrix product, the bias added to
+    // each tile as it is finished (tensor/ops/linear.h).
     const Kernel kernel = resolve(Kernel::Default);
     PackedB packed;
     if (kernel == Kernel::Blocked) packed = current_pack();
-    Tensor y = packed.empty() ? matmul(rows, weight.transpose(0, 1), kernel)
-                              : matmul(rows, packed);
-    if (bias.numel() > 0) y += bias;
-    return y.view(out_shape);
+    return packed.empty() ? vitlab::linear(x, weight, bias, kernel)
+                          : vitlab::linear(x, packed, bias);
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include "tensor/ops/gelu.h"
 #include "tensor/ops/kernel.h"
 #include "tensor/ops/layer_norm.h"
+#include "tensor/ops/linear.h"
 #include "tensor/ops/matmul.h"
 #include "tensor/ops/reduce.h"
 #include "tensor/ops/softmax.h"

@@ -39,6 +39,13 @@ void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Ten
         throw std::invalid_argument(fmt::format("{}: c must not share storage with a or b", op));
 }
 
+void fill_rows(Tensor& c, const float* bias) {
+    float* dst = c.data();
+    const int64_t m = c.size(0), n = c.size(1);
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) dst[i * n + j] = bias ? bias[j] : 0.0f;
+}
+
 }  // namespace detail
 
 namespace {
@@ -133,6 +140,13 @@ Tensor matmul(const Tensor& a, const PackedB& b) {
     Tensor rows = out.view(Shape{m, b.N});
     gemm_blocked(a.reshape(Shape{m, b.K}), b, rows);
     return out;
+}
+
+void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c) {
+    gemm_blocked(a, b, c, nullptr);
+}
+void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c) {
+    gemm_blocked(a, b, c, nullptr);
 }
 
 Tensor matmul_naive(const Tensor& a, const Tensor& b) {

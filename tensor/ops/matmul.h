@@ -34,6 +34,9 @@ Tensor matmul_blocked(const Tensor& a, const Tensor& b);
 // c must be contiguous and is overwritten.
 void gemm_naive(const Tensor& a, const Tensor& b, Tensor& c);
 void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c);
+// The same, + bias[j] on every row j of c (bias: n floats), added to each tile of c while
+// it is still in registers: what a Linear layer needs (linear.h), with no second pass over c.
+void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias);
 
 // b (K, N) copied into the blocked kernel's panel layout (see matmul_blocked.cpp). It is a
 // snapshot: writing into b afterwards does not change it; pack again. Copies share the panels.
@@ -47,5 +50,6 @@ PackedB pack_b(const Tensor& b);  // b (K, N), any strides
 Tensor matmul(const Tensor& a, const PackedB& b);
 // c (M, N) = a (M, K) @ packed b (K, N); c contiguous and overwritten.
 void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c);
+void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c, const float* bias);
 
 }  // namespace vitlab

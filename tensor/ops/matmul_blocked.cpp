@@ -74,6 +74,8 @@ namespace vitlab {
 namespace detail {
 // Checks a (m, k), b (k, n) and c (m, n), contiguous and separate (in matmul.cpp).
 void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c);
+// c (m, n) = bias on every row, or 0 if bias is null: a product with k = 0 (in matmul.cpp).
+void fill_rows(Tensor& c, const float* bias);
 }  // namespace detail
 
 namespace {
@@ -142,11 +144,12 @@ constexpr int64_t kMinParallelWork = 64 * 64 * 64;
 
 // ---- the micro-kernel ---------------------------------------------------------------------
 // c (kMR, kNR), rows ldc apart, gets (accumulate ? c : 0) + a_panel @ b_panel, where
-// a_panel is (kMR, kc) stored k-major and b_panel is (kc, kNR).
+// a_panel is (kMR, kc) stored k-major and b_panel is (kc, kNR); then, if bias is not null
+// (the last block of K of a Linear layer), + bias[j] on every row, while c is in registers.
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)) || defined(__ARM_NEON)
 
 void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                  bool accumulate) {
+                  bool accumulate, const float* bias) {
     constexpr int kVecs = kNR / kLanes;
     // Ask for the c tile now, so that it has arrived from L2 / L3 by the end of the K loop.
     for (int r = 0; r < kMR; ++r) {
@@ -171,26 +174,33 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
         }
     }
 
+    Vec bias_v[kVecs];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecs; ++v) bias_v[v] = bias ? load(bias + v * kLanes) : zero();
 #pragma GCC unroll 16
     for (int r = 0; r < kMR; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < kVecs; ++v) {
             float* dst = c + r * ldc + v * kLanes;
-            store(dst, accumulate ? add(load(dst), acc[r][v]) : acc[r][v]);
+            Vec sum = accumulate ? add(load(dst), acc[r][v]) : acc[r][v];
+            if (bias) sum = add(sum, bias_v[v]);  // the same roundings as c += bias afterwards
+            store(dst, sum);
         }
 }
 
 #else
 
 void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                  bool accumulate) {
+                  bool accumulate, const float* bias) {
     float acc[kMR][kNR] = {};
     for (int64_t p = 0; p < kc; ++p, a += kMR, b += kNR)
         for (int r = 0; r < kMR; ++r)
             for (int j = 0; j < kNR; ++j) acc[r][j] += a[r] * b[j];
     for (int r = 0; r < kMR; ++r)
-        for (int j = 0; j < kNR; ++j)
-            c[r * ldc + j] = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+        for (int j = 0; j < kNR; ++j) {
+            const float sum = accumulate ? c[r * ldc + j] + acc[r][j] : acc[r][j];
+            c[r * ldc + j] = bias ? sum + bias[j] : sum;
+        }
 }
 
 #endif
@@ -198,13 +208,14 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
 // The same for a tile cut short by the edge of c: only rows < m_valid and columns < n_valid
 // exist. The full tile is computed into a buffer and the valid part copied out.
 void micro_kernel_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                       bool accumulate, int64_t m_valid, int64_t n_valid) {
+                       bool accumulate, const float* bias, int64_t m_valid, int64_t n_valid) {
     alignas(64) float tile[kMR * kNR];
-    micro_kernel(kc, a, b, tile, kNR, false);
+    micro_kernel(kc, a, b, tile, kNR, false, nullptr);
     for (int64_t r = 0; r < m_valid; ++r)
         for (int64_t j = 0; j < n_valid; ++j) {
             float& dst = c[r * ldc + j];
             dst = accumulate ? dst + tile[r * kNR + j] : tile[r * kNR + j];
+            if (bias) dst += bias[j];
         }
 }
 
@@ -352,9 +363,11 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
 // ---- the loops around the micro-kernel ----------------------------------------------------
 
 // c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
-// micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1).
+// micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1);
+// + bias (N floats) if not null.
 void multiply_block(Strided a, const float* b_panels, int64_t N, int64_t pc, int64_t kc,
-                    bool accumulate, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
+                    bool accumulate, const float* bias, float* c, int64_t m0, int64_t m1,
+                    int64_t jp0, int64_t jp1) {
     static thread_local FloatBuffer a_buffer;
     float* a_pack = a_buffer.reserve(kMC * kKC);
     for (int64_t ic = m0; ic < m1; ic += kMC) {  // loop 3
@@ -367,21 +380,24 @@ void multiply_block(Strided a, const float* b_panels, int64_t N, int64_t pc, int
                 const float* a_panel = a_pack + ir * kc;
                 float* c_tile = c + (ic + ir) * N + j0;
                 const int64_t mv = std::min(kMR, mc - ir);
+                const float* tile_bias = bias ? bias + j0 : nullptr;
                 if (mv == kMR && nv == kNR)
-                    micro_kernel(kc, a_panel, b_panel, c_tile, N, accumulate);
+                    micro_kernel(kc, a_panel, b_panel, c_tile, N, accumulate, tile_bias);
                 else
-                    micro_kernel_edge(kc, a_panel, b_panel, c_tile, N, accumulate, mv, nv);
+                    micro_kernel_edge(kc, a_panel, b_panel, c_tile, N, accumulate, tile_bias, mv,
+                                      nv);
             }
         }
     }
 }
 
-// One thread's share: c rows [m0, m1) x micro-panels [jp0, jp1) = a @ b over all of K
-// (loop 4 and below). b is either packed already (`packed`, the layout above) or packed here,
-// one block of KC rows at a time, into a per-thread buffer. Loop 5 (NC) is all of the
-// thread's columns: a (KC, N) block of b is at most a few MB, which the L3 holds.
-void gemm_part(Strided a, int64_t K, int64_t N, const float* packed, Strided b, float* c,
-               int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
+// One thread's share: c rows [m0, m1) x micro-panels [jp0, jp1) = a @ b (+ bias) over all
+// of K (loop 4 and below); the bias is added with the last block of K. b is either packed already
+// (`packed`, the layout above) or packed here, one block of KC rows at a time, into a per-thread
+// buffer. Loop 5 (NC) is all of the thread's columns: a (KC, N) block of b is at most a few MB,
+// which the L3 holds.
+void gemm_part(Strided a, int64_t K, int64_t N, const float* packed, Strided b, const float* bias,
+               float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
     const int64_t panels = panels_of(N);
     static thread_local FloatBuffer b_buffer;
     float* b_pack = packed ? nullptr : b_buffer.reserve(std::min(kKC, K) * (jp1 - jp0) * kNR);
@@ -395,7 +411,8 @@ void gemm_part(Strided a, int64_t K, int64_t N, const float* packed, Strided b, 
             b_panels = b_pack;
         }
         const bool accumulate = pc > 0;  // the first block of K overwrites c
-        multiply_block(a, b_panels, N, pc, kc, accumulate, c, m0, m1, jp0, jp1);
+        const float* block_bias = pc + kc == K ? bias : nullptr;
+        multiply_block(a, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1, jp0, jp1);
     }
 }
 
@@ -410,7 +427,7 @@ bool worth_threads(int64_t M, int64_t N, int64_t K) {
 // what it reads, so a row split packs all of b in each thread (unless b came packed) and a
 // column split all of a: split so that the operand packed twice is the smaller one.
 void gemm_driver(Strided a, int64_t M, int64_t K, int64_t N, const float* packed, Strided b,
-                 float* c) {
+                 const float* bias, float* c) {
     const int64_t panels = panels_of(N), row_tiles = (M + kMR - 1) / kMR;
     const int threads = worth_threads(M, N, K) ? get_num_threads() : 1;
     bool split_rows = packed ? row_tiles >= threads : M >= N;
@@ -418,9 +435,9 @@ void gemm_driver(Strided a, int64_t M, int64_t K, int64_t N, const float* packed
     if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
     auto work = [&](int64_t t0, int64_t t1) {
         if (split_rows)
-            gemm_part(a, K, N, packed, b, c, t0 * kMR, std::min(M, t1 * kMR), 0, panels);
+            gemm_part(a, K, N, packed, b, bias, c, t0 * kMR, std::min(M, t1 * kMR), 0, panels);
         else
-            gemm_part(a, K, N, packed, b, c, 0, M, t0, t1);
+            gemm_part(a, K, N, packed, b, bias, c, 0, M, t0, t1);
     };
     const int64_t tiles = split_rows ? row_tiles : panels;
     if (threads > 1)
@@ -435,15 +452,15 @@ Strided strided_of(const Tensor& t) {
 
 }  // namespace
 
-void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c) {
+void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias) {
     detail::check_gemm_args("gemm_blocked", a, b, c);
     const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
     if (M == 0 || N == 0) return;
     if (K == 0) {  // a sum of nothing
-        c.fill_(0.0f);
+        detail::fill_rows(c, bias);
         return;
     }
-    gemm_driver(strided_of(a), M, K, N, nullptr, strided_of(b), c.data());
+    gemm_driver(strided_of(a), M, K, N, nullptr, strided_of(b), bias, c.data());
 }
 
 PackedB pack_b(const Tensor& b) {
@@ -467,7 +484,7 @@ PackedB pack_b(const Tensor& b) {
     return PackedB{K, N, std::move(data)};
 }
 
-void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c) {
+void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c, const float* bias) {
     const Shape b_shape{b.K, b.N};
     if (a.dim() != 2 || a.size(1) != b.K)
         throw ShapeError("gemm_blocked: cannot multiply " + to_string(a.shape()) + " by packed " +
@@ -483,11 +500,11 @@ void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c) {
     const int64_t M = a.size(0), K = b.K, N = b.N;
     if (M == 0 || N == 0) return;
     if (K == 0) {
-        c.fill_(0.0f);
+        detail::fill_rows(c, bias);
         return;
     }
     if (b.empty()) throw std::invalid_argument("gemm_blocked: the PackedB holds no panels");
-    gemm_driver(strided_of(a), M, K, N, b.panels.get(), Strided{nullptr, 0, 0}, c.data());
+    gemm_driver(strided_of(a), M, K, N, b.panels.get(), Strided{nullptr, 0, 0}, bias, c.data());
 }
 
 }  // namespace vitlab
