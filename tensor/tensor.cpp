@@ -14,7 +14,8 @@ namespace vitlab {
 // Storage is 64-byte aligned (one cache line, one AVX-512 register) so SIMD loads of a fresh
 // tensor never straddle lines.
 static std::shared_ptr<float> allocate(int64_t n) {
-    const size_t bytes = ((static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64) * 64;
+    const size_t bytes =
+        ((static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64) * 64;
     void* p = std::aligned_alloc(64, bytes);
     if (!p) throw std::bad_alloc();
     return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
@@ -62,10 +63,10 @@ Tensor::Tensor(std::shared_ptr<float> storage, int64_t storage_numel, Shape shap
         (span < 0 ? lo : hi) += span;
     }
     if (!empty && (lo < 0 || hi >= storage_numel_))
-        throw IndexError(fmt::format("Tensor: view of shape {} with strides {} at offset {} "
-                                     "reaches outside a storage of {} elements",
-                                     to_string(shape_), to_string(strides_), offset_,
-                                     storage_numel_));
+        throw IndexError(
+            fmt::format("Tensor: view of shape {} with strides {} at offset {} "
+                        "reaches outside a storage of {} elements",
+                        to_string(shape_), to_string(strides_), offset_, storage_numel_));
 }
 
 // ---- what it is -----------------------------------------------------------------------------
@@ -94,7 +95,9 @@ void check_writable(const Tensor& t, const char* op) {
                 "share one memory location (an expanded view); clone() it first",
                 op, to_string(t.shape()), to_string(t.strides())));
 }
-int64_t Tensor::numel() const { return vitlab::numel(shape_); }
+int64_t Tensor::numel() const {
+    return vitlab::numel(shape_);
+}
 
 bool Tensor::is_contiguous() const {
     if (numel() == 0) return true;  // no elements: any strides will do, as in torch
@@ -185,7 +188,9 @@ std::vector<float> Tensor::to_vector() const {
 
 // ---- copies ---------------------------------------------------------------------------------
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+    return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
     Tensor out = empty(shape_);
@@ -208,6 +213,12 @@ Tensor& Tensor::copy_(const Tensor& src) {
     if (target != shape_)
         throw ShapeError(fmt::format("copy_: source of shape {} does not broadcast to {}",
                                      to_string(src.shape()), to_string(shape_)));
+    // Both contiguous with the same shape: one memmove (correct even if they overlap).
+    if (src.shape() == shape_ && src.is_contiguous() && is_contiguous()) {
+        if (numel() == 0) return *this;
+        std::memmove(data(), src.data(), static_cast<size_t>(numel()) * sizeof(float));
+        return *this;
+    }
     // Read src through its broadcast view; go through a packed copy in case src aliases us.
     const std::vector<float> values = src.expand(shape_).to_vector();
     float* s = storage_.get();
@@ -224,9 +235,13 @@ Tensor empty(const Shape& shape) {
     return Tensor(allocate(n), n, shape, contiguous_strides(shape), 0);
 }
 
-Tensor zeros(const Shape& shape) { return Tensor(shape); }
+Tensor zeros(const Shape& shape) {
+    return Tensor(shape);
+}
 
-Tensor ones(const Shape& shape) { return full(shape, 1.0f); }
+Tensor ones(const Shape& shape) {
+    return full(shape, 1.0f);
+}
 
 Tensor full(const Shape& shape, float value) {
     Tensor t = empty(shape);
@@ -234,7 +249,9 @@ Tensor full(const Shape& shape, float value) {
     return t;
 }
 
-Tensor arange(int64_t end) { return arange(0.0f, static_cast<float>(end), 1.0f); }
+Tensor arange(int64_t end) {
+    return arange(0.0f, static_cast<float>(end), 1.0f);
+}
 
 Tensor arange(float start, float end, float step) {
     if (step == 0.0f || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
@@ -244,7 +261,8 @@ Tensor arange(float start, float end, float step) {
     const double count = std::ceil((static_cast<double>(end) - start) / step);
     const int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
     Tensor t = empty(Shape{n});
-    for (int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<float>(start + i * static_cast<double>(step));
+    for (int64_t i = 0; i < n; ++i)
+        t.data()[i] = static_cast<float>(start + i * static_cast<double>(step));
     return t;
 }
 

@@ -263,7 +263,8 @@ int64_t panels_of(int64_t N) {
 #if defined(__AVX2__)
 // dst[p * ld_dst + j] = src[j * ld_src + p] for an 8 x 8 block: the transpose in registers,
 // in three rounds of shuffles (pairs, then quads, then the 128-bit halves).
-inline void transpose8x8(const float* src, int64_t ld_src, float* dst, int64_t ld_dst) {
+inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_t ld_src,
+                                                        float* dst, int64_t ld_dst) {
     __m256 r[8], t[8];
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
     for (int i = 0; i < 8; i += 2) {
