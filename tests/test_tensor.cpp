@@ -294,3 +294,20 @@ TEST_CASE("repr: a non-contiguous view prints its logical values") {
     CHECK(repr(t) == "tensor([[1., 3.],\n        [2., 4.]])");
     CHECK(repr(arange(6).slice(0, 1, 6, 2)) == "tensor([1., 3., 5.])");
 }
+
+TEST_CASE("zeros and full after a large block was freed: a reused block is written over") {
+    // Blocks of 1 MB and up are kept when freed and handed out again (tensor.cpp): the
+    // factories must still give their values, not the previous tensor's.
+    const Shape big{1024, 1024};  // 4 MB
+    { Tensor t = full(big, 7.0f); }
+    const Tensor z = zeros(big);
+    CHECK(max(z.reshape({-1}), 0).item() == 0.0f);
+    CHECK(max(z.reshape({-1}) * -1.0f, 0).item() == 0.0f);  // so min is 0 too
+    { Tensor t = full(big, 7.0f); }
+    const Tensor f = full(big, -2.0f);
+    CHECK(max(f.reshape({-1}), 0).item() == -2.0f);
+    // Tensors alive at the same time never share a block.
+    Tensor a = full(big, 1.0f), b = full(big, 2.0f);
+    CHECK(a.data() != b.data());
+    CHECK(a.to_vector()[12345] == 1.0f);
+}

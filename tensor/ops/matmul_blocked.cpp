@@ -261,26 +261,34 @@ int64_t panels_of(int64_t N) {
 }
 
 #if defined(__AVX2__)
-// dst[p * ld_dst + j] = src[j * ld_src + p] for an 8 x 8 block: the transpose in registers,
-// in three rounds of shuffles (pairs, then quads, then the 128-bit halves).
-inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_t ld_src,
-                                                        float* dst, int64_t ld_dst) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+// Transposes the 8 x 8 block held in r[0..7] (row i in r[i]) in registers, in three rounds
+// of shuffles: pairs, then quads, then the 128-bit halves. Afterwards r[j] holds column j.
+inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t[8];
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
     }
+    __m256 q[8];
     for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
-        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 b5 c5 d5
-        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        q[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
+        q[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 b5 c5 d5
+        q[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        q[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
     for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(dst + i * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-        _mm256_storeu_ps(dst + (i + 4) * ld_dst, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+        r[i] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x20);      // column i
+        r[i + 4] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x31);  // column i + 4
     }
+}
+
+// dst[p * ld_dst + j] = src[j * ld_src + p] for an 8 x 8 block.
+inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_t ld_src,
+                                                        float* dst, int64_t ld_dst) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
+    transpose8(r);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
 }
 #endif
 
@@ -341,6 +349,9 @@ void pack_b_block(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int
     }
 }
 
+// Floats past the end of a packed a block that pack_a may write (and never reads back).
+constexpr int64_t kAPackSlack = 8;
+
 // Packs rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into MR-row micro-panels:
 // micro-panel t holds a[i0 + t * MR + r][p0 + p] at t * MR * kc + p * MR + r; rows past
 // i_end are zero.
@@ -350,7 +361,21 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
         if (mv == kMR && a.col == 1) {  // row-major a: MR row pointers, each read front to back
             const float* rows[kMR];
             for (int64_t r = 0; r < kMR; ++r) rows[r] = a.data + (i0 + t + r) * a.row + p0;
-            for (int64_t p = 0; p < kc; ++p, dst += kMR)
+            int64_t p = 0;
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)  // the 6 x 16 tile: kMR = 6
+            // 8 columns of the 6 rows at a time: transpose (6 rows + 2 zero rows) in registers,
+            // then store each column's 8 floats at dst + 6 j. The stores overlap: the two
+            // zeros at the end of column j are overwritten by column j + 1 (the last ones by
+            // whatever comes next, or land in the buffer's slack: see kAPackSlack).
+            for (; p + 8 <= kc; p += 8, dst += 8 * kMR) {
+                __m256 r[8];
+                for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(rows[i] + p);
+                r[6] = r[7] = _mm256_setzero_ps();
+                transpose8(r);
+                for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * kMR, r[j]);
+            }
+#endif
+            for (; p < kc; ++p, dst += kMR)
                 for (int64_t r = 0; r < kMR; ++r) dst[r] = rows[r][p];
             continue;
         }
@@ -370,7 +395,7 @@ void multiply_block(Strided a, const float* b_panels, int64_t N, int64_t pc, int
                     bool accumulate, const float* bias, float* c, int64_t m0, int64_t m1,
                     int64_t jp0, int64_t jp1) {
     static thread_local FloatBuffer a_buffer;
-    float* a_pack = a_buffer.reserve(kMC * kKC);
+    float* a_pack = a_buffer.reserve(kMC * kKC + kAPackSlack);
     for (int64_t ic = m0; ic < m1; ic += kMC) {  // loop 3
         const int64_t mc = std::min(kMC, m1 - ic);
         pack_a(a, ic, mc, m1, pc, kc, a_pack);
