@@ -40,6 +40,7 @@
 
 #include "tensor/ops.h"
 #include "tensor/ops/simd.h"
+#include "tensor/ops/simd_transpose.h"
 
 namespace vitlab::nn {
 
@@ -153,6 +154,31 @@ void pack_panels(B b, int64_t K, int64_t N, float* dst) {
     }
 }
 
+// The same for v (N, D) with contiguous rows (col == 1): a row of a panel is one copy.
+void pack_v(HeadView v, int64_t N, int64_t D, float* dst) {
+    if (v.col != 1) return pack_panels(v, N, D, dst);
+    for (int64_t d0 = 0; d0 < D; d0 += kNR) {
+        const int64_t nv = std::min(kNR, D - d0);
+        for (int64_t p = 0; p < N; ++p, dst += kNR) {
+            std::memcpy(dst, v.data + p * v.row + d0, nv * sizeof(float));
+            std::fill(dst + nv, dst + kNR, 0.0f);
+        }
+    }
+}
+
+// The same for k^T (D, N), the b of q @ k^T: element (p, j) = k(j, p). With k's rows
+// contiguous, the whole panels are made of 8 x 8 blocks transposed in registers
+// (simd_transpose.h); a ragged last panel (577 tokens = 36 panels of 16 and 1 more) goes one
+// float at a time.
+void pack_kt(HeadView k, int64_t N, int64_t D, float* dst) {
+    const int64_t whole = k.col == 1 && D % 8 == 0 ? N / kNR * kNR : 0;  // columns by blocks
+    for (int64_t j0 = 0; j0 < whole; j0 += kNR, dst += D * kNR)
+        for (int64_t j = 0; j < kNR; j += 8)
+            for (int64_t p = 0; p < D; p += 8)
+                simd::transpose8x8(k.data + (j0 + j) * k.row + p, k.row, dst + p * kNR + j, kNR);
+    pack_panels([&](int64_t p, int64_t j) { return k(whole + j, p); }, D, N - whole, dst);
+}
+
 // row[0 .. n) = softmax(row * scale): exp((x - max) * scale) / sum, in place.
 void softmax_row(float* row, int64_t n, float scale) {
     using namespace simd;
@@ -194,8 +220,12 @@ void attend_rows(const Problem& pb, HeadView q, int64_t i0, int64_t rows, Scratc
 
     // The q rows, contiguous, with zero rows up to a whole tile.
     float* qr = reserve(sc.q_rows, kRowBlock * std::max<int64_t>(D, 1));
-    for (int64_t r = 0; r < rows_pad; ++r)
-        for (int64_t d = 0; d < D; ++d) qr[r * D + d] = r < rows ? q(i0 + r, d) : 0.0f;
+    for (int64_t r = 0; r < rows_pad; ++r) {
+        if (r < rows && q.col == 1)
+            std::memcpy(qr + r * D, q.data + (i0 + r) * q.row, D * sizeof(float));
+        else
+            for (int64_t d = 0; d < D; ++d) qr[r * D + d] = r < rows ? q(i0 + r, d) : 0.0f;
+    }
 
     // s = q[rows] @ k^T   (rows_pad, n_pad)
     float* s = reserve(sc.scores, kRowBlock * pb.n_pad);
@@ -238,10 +268,8 @@ Tensor attention_heads_blocked(const Tensor& q, const Tensor& k, const Tensor& v
             const int64_t bh = t / blocks, b = bh / H, h = bh % H;
             if (bh != packed) {
                 const HeadView kh = head_view(k, b, h), vh = head_view(v, b, h);
-                // b operand of q @ k^T is k^T: element (p, j) = k(j, p)
-                pack_panels([&](int64_t p, int64_t j) { return kh(j, p); }, D, N,
-                            reserve(sc.kt, D * pb.n_pad));
-                pack_panels(vh, N, D, reserve(sc.vp, N * pb.d_pad));
+                pack_kt(kh, N, D, reserve(sc.kt, D * pb.n_pad));  // b of q @ k^T
+                pack_v(vh, N, D, reserve(sc.vp, N * pb.d_pad));   // b of s @ v
                 packed = bh;
             }
             const int64_t i0 = t % blocks * kRowBlock, rows = std::min(kRowBlock, N - i0);

@@ -56,6 +56,7 @@
 #include <stdexcept>
 
 #include "tensor/ops/matmul.h"
+#include "tensor/ops/simd_transpose.h"
 #include "tensor/parallel/thread_pool.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -260,38 +261,6 @@ int64_t panels_of(int64_t N) {
     return (N + kNR - 1) / kNR;
 }
 
-#if defined(__AVX2__)
-// Transposes the 8 x 8 block held in r[0..7] (row i in r[i]) in registers, in three rounds
-// of shuffles: pairs, then quads, then the 128-bit halves. Afterwards r[j] holds column j.
-inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
-    __m256 t[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
-    }
-    __m256 q[8];
-    for (int i = 0; i < 8; i += 4) {
-        q[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
-        q[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 b5 c5 d5
-        q[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        q[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; ++i) {
-        r[i] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x20);      // column i
-        r[i + 4] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x31);  // column i + 4
-    }
-}
-
-// dst[p * ld_dst + j] = src[j * ld_src + p] for an 8 x 8 block.
-inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_t ld_src,
-                                                        float* dst, int64_t ld_dst) {
-    __m256 r[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
-    transpose8(r);
-    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
-}
-#endif
-
 // The layout of a packed b (K, N), the same whether packed once (PackedB) or block by block:
 // for each block of KC rows starting at row p0, ceil(N / NR) micro-panels, one after the
 // other; micro-panel jp holds b[p0 + p][jp * NR + j] at p * NR + j, zero past column N.
@@ -323,7 +292,8 @@ void pack_b_block(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int
             for (int64_t j = 0; j < kNR; j += 8) {
                 const float* src = b.data + p0 + (jp * kNR + j) * b.col;
                 int64_t p = 0;
-                for (; p + 8 <= kc; p += 8) transpose8x8(src + p, b.col, dst + p * kNR + j, kNR);
+                for (; p + 8 <= kc; p += 8)
+                    simd::transpose8x8(src + p, b.col, dst + p * kNR + j, kNR);
                 for (; p < kc; ++p)
                     for (int64_t jj = 0; jj < 8; ++jj) dst[p * kNR + j + jj] = src[jj * b.col + p];
             }
@@ -371,7 +341,7 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
                 __m256 r[8];
                 for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(rows[i] + p);
                 r[6] = r[7] = _mm256_setzero_ps();
-                transpose8(r);
+                simd::transpose8(r);
                 for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * kMR, r[j]);
             }
 #endif
