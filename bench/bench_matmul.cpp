@@ -149,6 +149,13 @@ int main(int argc, char** argv) {
 #endif
     const std::string warning = bench::load_warning();
     if (!warning.empty()) std::printf("%s\n", warning.c_str());
+    {
+        bench::Threads one(1);
+        std::printf(
+            "peak of one core: %.1f GFLOP/s (fused multiply-adds on %d-float registers, "
+            "measured)\n",
+            bench::peak_gflops_one_core(), int(simd::kLanes));
+    }
 
     std::vector<Row> rows;
     std::vector<double> blocked_s[2], openblas_s[2];  // per case, for 1 and 2 threads
