@@ -189,6 +189,17 @@ int main(int argc, char** argv) {
     }
 
     print_table();
+    {
+        // The patch embedding is one (576, 768) @ (768, 768) product: no kernel can beat the
+        // time the FMA units need for it.
+        bench::Threads one(1);
+        const double peak = bench::peak_gflops_one_core();
+        const double flops = 2.0 * 768 * (3 * 16 * 16) * (24 * 24);
+        std::printf(
+            "patch embed: %.1f MFLOP; at the measured peak of one core (%.1f GFLOP/s) it "
+            "takes at least %.2f ms;\n  the 4 ms target needs %.0f GFLOP/s.\n",
+            flops / 1e6, peak, flops / peak / 1e6, flops / 4e-3 / 1e9);
+    }
     std::printf(
         "naive kernels are single-threaded (they are the formulas), so they run once, with 1 "
         "thread.\npeak resident memory of this program: %.0f MB\n",
