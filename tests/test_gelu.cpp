@@ -48,6 +48,12 @@ TEST_CASE("gelu: huge |x| gives x or 0, never NaN") {
     CHECK(std::isnan(gelu(full({1}, -inf)).item()));
 }
 
+TEST_CASE("gelu: the largest finite floats give x or 0, without overflow") {
+    const float big = std::numeric_limits<float>::max();
+    const Tensor x = from_vector({-big, -3e38f, 3e38f, big}, {4});
+    check_close(gelu_blocked(x), from_vector({0, 0, 3e38f, big}, {4}), 0.0f, 0.0f);
+}
+
 TEST_CASE("gelu: keeps the shape and reads non-contiguous inputs") {
     Generator gen(2);
     const Tensor x = randn({17, 65}, gen);

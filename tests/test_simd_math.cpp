@@ -122,6 +122,31 @@ TEST_CASE("simd: exp_approx at 0, at the ends of the range, at infinities and Na
     CHECK(std::isnan(got[9]));
 }
 
+TEST_CASE("simd: exp_nonpositive gives exp_approx's bits for x <= 0, -inf and NaN") {
+    std::vector<float> xs = floats_between(-100.0f, 0.0f, 512);
+    for (float x : {-0.0f, -kInf, std::numeric_limits<float>::quiet_NaN()}) xs.push_back(x);
+    const std::vector<float>& cxs = xs;  // const: a plain vector would make ADL pick std::apply
+    const std::vector<float> want = apply(exp_approx, cxs);
+    const std::vector<float> got = apply(exp_nonpositive, cxs);
+    int64_t differ = 0;
+    for (size_t i = 0; i < xs.size(); ++i)
+        if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) ++differ;
+    CHECK(differ == 0);
+    CHECK(got[xs.size() - 2] == 0.0f);      // -inf
+    CHECK(std::isnan(got[xs.size() - 1]));  // NaN
+}
+
+TEST_CASE("simd: index4 and lookup4 pick table[round(v)] in every lane, fmsub is a * b - c") {
+    alignas(16) const float table[4] = {10.0f, 11.0f, 12.0f, 13.0f};
+    std::vector<float> v(kLanes), out(kLanes);
+    for (int64_t i = 0; i < kLanes; ++i) v[i] = static_cast<float>((i * 3) % 4) + 0.3f;
+    const Vec s = add(load(v.data()), splat(kRoundToInt));  // rounds v to an integer
+    store(out.data(), lookup4(table, index4(s)));
+    for (int64_t i = 0; i < kLanes; ++i) CHECK(out[i] == table[(i * 3) % 4]);
+    store(out.data(), fmsub(splat(3.0f), splat(4.0f), splat(5.0f)));
+    CHECK(out[0] == 7.0f);
+}
+
 TEST_CASE("simd: erf_approx is within 2e-7 absolute everywhere, and 3 ulp for |x| < 1") {
     const std::vector<float> xs = floats_between(-12.0f, 12.0f, 2048);
     const std::vector<float> got = apply(erf_approx, xs);

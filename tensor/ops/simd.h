@@ -23,6 +23,7 @@
 // add itself rounds x / ln2 to an integer, and k + 127 sits in the low bits, ready to shift
 // into the exponent. Outside the range: x < -87.3 gives a denormal or 0 (-inf gives 0);
 // x > 88.37 gives +inf (a little early: float overflows at 88.72); NaN stays NaN.
+// exp_nonpositive(x) is the same function for x <= 0 (softmax's x - max), without the upper clamp.
 //
 // erf_approx(x), stated accuracy: within 2e-7 absolute of erf(x) for every x, and within
 // 3 ulp for |x| < 1, so tiny x keep their relative accuracy (tests/test_simd_math.cpp).
@@ -32,7 +33,8 @@
 // absolute error 8e-9 in exact arithmetic). erfc_nonneg(z) keeps the small values of
 // erfc(z) for large z that 1 - erf(z) would round away. For |x| < 1, erf_approx uses an odd
 // polynomial instead, whose error shrinks with x. (GELU does not call these: gelu.cpp uses a
-// cheaper table of polynomials for its own function; lookup8 below picks from such tables.)
+// cheaper table of polynomials for its own function; lookup4 and lookup8 below pick from such
+// tables, one coefficient for every lane at once.)
 #pragma once
 
 #include <algorithm>
@@ -72,6 +74,7 @@ inline Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
 inline Vec div(Vec a, Vec b) { return _mm512_div_ps(a, b); }
 inline Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }    // a * b + c
 inline Vec fnmadd(Vec a, Vec b, Vec c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a * b
+inline Vec fmsub(Vec a, Vec b, Vec c) { return _mm512_fmsub_ps(a, b, c); }    // a * b - c
 // max/min return b when either is NaN (the x86 rule), so a NaN in b survives.
 inline Vec vmax(Vec a, Vec b) { return _mm512_max_ps(a, b); }
 inline Vec vmin(Vec a, Vec b) { return _mm512_min_ps(a, b); }
@@ -97,6 +100,12 @@ inline Vec index_to_float(Index i) { return _mm512_cvtepi32_ps(i); }
 // table[i] in every lane (i in 0..7): one permute instruction, no memory access per lane.
 inline Vec lookup8(const float* table, Index i) {
     return _mm512_permutexvar_ps(i, _mm512_zextps256_ps512(_mm256_loadu_ps(table)));
+}
+// Lane indices into a 4-entry table from s = j + kRoundToInt (j = 0..3 in the low bits of s),
+// and table[j]: a permute within each 128-bit block, which reads only those 2 bits.
+inline Index index4(Vec s) { return _mm512_castps_si512(s); }
+inline Vec lookup4(const float* table, Index i) {
+    return _mm512_permutevar_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(table)), i);
 }
 // The first `count` floats of p (0 < count <= kLanes) in a register, the other lanes `fill`;
 // and the first `count` lanes of v stored to p. Masked: nothing beyond p[count - 1] is touched.
@@ -124,9 +133,11 @@ inline Vec div(Vec a, Vec b) { return _mm256_div_ps(a, b); }
 #if defined(__FMA__)
 inline Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec fnmadd(Vec a, Vec b, Vec c) { return _mm256_fnmadd_ps(a, b, c); }
+inline Vec fmsub(Vec a, Vec b, Vec c) { return _mm256_fmsub_ps(a, b, c); }
 #else
 inline Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
 inline Vec fnmadd(Vec a, Vec b, Vec c) { return _mm256_sub_ps(c, _mm256_mul_ps(a, b)); }
+inline Vec fmsub(Vec a, Vec b, Vec c) { return _mm256_sub_ps(_mm256_mul_ps(a, b), c); }
 #endif
 inline Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
 inline Vec vmin(Vec a, Vec b) { return _mm256_min_ps(a, b); }
@@ -142,6 +153,20 @@ inline Index to_index(Vec v, int last) {
 inline Vec index_to_float(Index i) { return _mm256_cvtepi32_ps(i); }
 inline Vec lookup8(const float* table, Index i) {
     return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);
+}
+// For 4-entry tables the index is a byte-shuffle control (bytes 4j .. 4j + 3 of the table in
+// each lane): vpshufb runs on other execution ports than the FMAs on Zen 3, and two per cycle,
+// where vpermps (lookup8) takes more than a cycle each. index4 builds it once per register.
+inline Index index4(Vec s) {
+    const __m256i j4 = _mm256_slli_epi32(_mm256_castps_si256(s), 2);  // 4j in each lane's byte 0
+    const __m256i byte0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
+                                           0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+    return _mm256_add_epi32(_mm256_shuffle_epi8(j4, byte0), _mm256_set1_epi32(0x03020100));
+}
+inline Vec lookup4(const float* table, Index i) {  // the table in both 128-bit halves, shuffled
+    // (written so that GCC keeps the 8 tables in registers across a loop, not reloading them)
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table));
+    return _mm256_castsi256_ps(_mm256_shuffle_epi8(_mm256_broadcastsi128_si256(t), i));
 }
 // All-ones in lanes 0 .. count - 1.
 inline __m256i lane_mask(int64_t count) {
@@ -186,6 +211,7 @@ inline Vec mul(Vec a, Vec b) { for (int i = 0; i < kLanes; ++i) a.v[i] *= b.v[i]
 inline Vec div(Vec a, Vec b) { for (int i = 0; i < kLanes; ++i) a.v[i] /= b.v[i]; return a; }
 inline Vec fmadd(Vec a, Vec b, Vec c) { return add(mul(a, b), c); }  // two roundings here
 inline Vec fnmadd(Vec a, Vec b, Vec c) { return sub(c, mul(a, b)); }
+inline Vec fmsub(Vec a, Vec b, Vec c) { return sub(mul(a, b), c); }
 inline Vec vmax(Vec a, Vec b) {  // b when either is NaN, as on x86
     for (int i = 0; i < kLanes; ++i) a.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
     return a;
@@ -227,6 +253,16 @@ inline Vec lookup8(const float* table, Index j) {
     for (int i = 0; i < kLanes; ++i) r.v[i] = table[j.v[i]];
     return r;
 }
+inline Index index4(Vec s) {
+    Index r;
+    for (int i = 0; i < kLanes; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, &s.v[i], sizeof bits);
+        r.v[i] = static_cast<int32_t>(bits & 3);
+    }
+    return r;
+}
+inline Vec lookup4(const float* table, Index j) { return lookup8(table, j); }
 inline Vec load_part(const float* p, int64_t count, float fill) {
     Vec r;
     for (int i = 0; i < kLanes; ++i) r.v[i] = i < count ? p[i] : fill;
@@ -264,11 +300,11 @@ constexpr float kExpHigh = 89.0f;  // round(89 / ln 2) = 128: exponent bits 255,
 constexpr float kLog2e = 1.44269504088896341f;
 constexpr float kLn2Hi = 0.693145751953125f;         // 16 significant bits: k * kLn2Hi is exact
 constexpr float kLn2Lo = 1.42860682030941723e-6f;    // ln 2 - kLn2Hi
-constexpr float kRoundMagic = 12582912.0f + 127.0f;  // 1.5 * 2^23, plus the exponent bias
+constexpr float kRoundToInt = 12582912.0f;           // 1.5 * 2^23: v + this rounds v to an integer
+constexpr float kRoundMagic = kRoundToInt + 127.0f;  // plus the exponent bias
 
-inline Vec exp_approx(Vec x) {
-    // vmax(low, x), not vmax(x, low): a NaN in x must survive (see vmax).
-    const Vec xc = vmin(splat(kExpHigh), vmax(splat(kExpLow), x));
+// exp for x already in [kExpLow, kExpHigh] (or NaN): the reduction and the polynomial.
+inline Vec exp_in_range(Vec xc) {
     const Vec t = fmadd(xc, splat(kLog2e), splat(kRoundMagic));  // k + 127 in the low bits
     const Vec k = sub(t, splat(kRoundMagic));                    // k, as a float
     Vec r = fnmadd(k, splat(kLn2Hi), xc);                        // r = x - k ln 2
@@ -280,6 +316,17 @@ inline Vec exp_approx(Vec x) {
     p = fmadd(p, r, splat(0.499999935f));
     p = fmadd(p, mul(r, r), add(splat(1.0f), r));  // 1 + r + r^2 p
     return mul(p, shift_into_exponent(t));
+}
+
+inline Vec exp_approx(Vec x) {
+    // vmax(low, x), not vmax(x, low): a NaN in x must survive (see vmax).
+    return exp_in_range(vmin(splat(kExpHigh), vmax(splat(kExpLow), x)));
+}
+
+// exp(x) for x <= 0 (or -inf, or NaN), e.g. softmax's x - max: the same bits as exp_approx,
+// one operation fewer (no upper clamp). Positive x above 88 would give garbage.
+inline Vec exp_nonpositive(Vec x) {
+    return exp_in_range(vmax(splat(kExpLow), x));
 }
 
 // ---- erfc and erf (accuracy in the file header) ------------------------------------------
