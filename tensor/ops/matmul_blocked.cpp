@@ -44,11 +44,13 @@
 // a time) or columns (NR at a time), and runs all five loops on it, packing what it reads; a
 // tile's operations are the same whichever thread computes it, so 1 or 2 threads give
 // bit-identical results. A row split makes every thread pack all of b, a column split all of
-// a, so the split is chosen to duplicate the smaller one (rows for a prepacked b).
+// a, so the split is chosen to duplicate the smaller one (rows for a prepacked b). A large a
+// under a column split is instead packed once, by all threads together, before the products
+// (ViT-B's fc2 with 2 threads: 15.3 -> 15.2 ms).
 //
-// Measured on one Zen 3 core (AVX2): ~90 GFLOP/s on ViT-B's (577, 768) @ (768, 3072), about
-// OpenBLAS's speed (bench/bench_matmul.cpp prints both). matmul_ladder.cpp has the steps from
-// the naive loops to this file, each runnable.
+// Measured on one Zen 3 core (AVX2): ~100 GFLOP/s on ViT-B's (577, 768) @ (768, 3072), about
+// OpenBLAS's speed and 98% of the core's peak (bench_matmul prints it) (bench/bench_matmul.cpp
+// prints both). matmul_ladder.cpp has the steps from the naive loops to this file, each runnable.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -142,6 +144,8 @@ constexpr int64_t kMC = VITLAB_MC_TILES * kMR;
 // Products smaller than this many multiply-adds run on one thread: waking the pool costs
 // more than they take.
 constexpr int64_t kMinParallelWork = 64 * 64 * 64;
+// An a of this many floats and up is packed once by all threads together (gemm_driver).
+constexpr int64_t kMinSharedPack = 1 << 16;
 
 // ---- the micro-kernel ---------------------------------------------------------------------
 // c (kMR, kNR), rows ldc apart, gets (accumulate ? c : 0) + a_panel @ b_panel, where
@@ -319,9 +323,6 @@ void pack_b_block(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int
     }
 }
 
-// Floats past the end of a packed a block that pack_a may write (and never reads back).
-constexpr int64_t kAPackSlack = 8;
-
 // Packs rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into MR-row micro-panels:
 // micro-panel t holds a[i0 + t * MR + r][p0 + p] at t * MR * kc + p * MR + r; rows past
 // i_end are zero.
@@ -335,9 +336,10 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)  // the 6 x 16 tile: kMR = 6
             // 8 columns of the 6 rows at a time: transpose (6 rows + 2 zero rows) in registers,
             // then store each column's 8 floats at dst + 6 j. The stores overlap: the two
-            // zeros at the end of column j are overwritten by column j + 1 (the last ones by
-            // whatever comes next, or land in the buffer's slack: see kAPackSlack).
-            for (; p + 8 <= kc; p += 8, dst += 8 * kMR) {
+            // zeros at the end of column j are overwritten by column j + 1. The last group of
+            // a panel goes one float at a time below, so nothing is written past the panel
+            // (threads may be packing the next one: see gemm_driver).
+            for (; p + 8 < kc; p += 8, dst += 8 * kMR) {
                 __m256 r[8];
                 for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(rows[i] + p);
                 r[6] = r[7] = _mm256_setzero_ps();
@@ -358,17 +360,31 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
 
 // ---- the loops around the micro-kernel ----------------------------------------------------
 
+// All of a packed at once (see gemm_driver), or data == nullptr: each block of a is packed
+// when it is used. Block pc of KC columns starts at pc * m_pad, and its micro-panel of rows
+// i .. i + MR at i * kc inside it, as pack_a lays them out.
+struct APacked {
+    const float* data = nullptr;
+    int64_t m_pad = 0;  // rows, rounded up to whole micro-panels
+};
+
 // c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
 // micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1);
 // + bias (N floats) if not null.
-void multiply_block(Strided a, const float* b_panels, int64_t N, int64_t pc, int64_t kc,
-                    bool accumulate, const float* bias, float* c, int64_t m0, int64_t m1,
-                    int64_t jp0, int64_t jp1) {
+void multiply_block(Strided a, const APacked& a_packed, const float* b_panels, int64_t N,
+                    int64_t pc, int64_t kc, bool accumulate, const float* bias, float* c,
+                    int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
     static thread_local FloatBuffer a_buffer;
-    float* a_pack = a_buffer.reserve(kMC * kKC + kAPackSlack);
+    const float* a_pack = nullptr;
     for (int64_t ic = m0; ic < m1; ic += kMC) {  // loop 3
         const int64_t mc = std::min(kMC, m1 - ic);
-        pack_a(a, ic, mc, m1, pc, kc, a_pack);
+        if (a_packed.data) {
+            a_pack = a_packed.data + pc * a_packed.m_pad + ic * kc;  // packed by gemm_driver
+        } else {
+            float* dst = a_buffer.reserve(kMC * kKC);
+            pack_a(a, ic, mc, m1, pc, kc, dst);
+            a_pack = dst;
+        }
         for (int64_t jp = jp0; jp < jp1; ++jp) {  // loop 2
             const float* b_panel = b_panels + (jp - jp0) * kc * kNR;
             const int64_t j0 = jp * kNR, nv = std::min(kNR, N - j0);
@@ -392,8 +408,9 @@ void multiply_block(Strided a, const float* b_panels, int64_t N, int64_t pc, int
 // (`packed`, the layout above) or packed here, one block of KC rows at a time, into a per-thread
 // buffer. Loop 5 (NC) is all of the thread's columns: a (KC, N) block of b is at most a few MB,
 // which the L3 holds.
-void gemm_part(Strided a, int64_t K, int64_t N, const float* packed, Strided b, const float* bias,
-               float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
+void gemm_part(Strided a, const APacked& a_packed, int64_t K, int64_t N, const float* packed,
+               Strided b, const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0,
+               int64_t jp1) {
     const int64_t panels = panels_of(N);
     static thread_local FloatBuffer b_buffer;
     float* b_pack = packed ? nullptr : b_buffer.reserve(std::min(kKC, K) * (jp1 - jp0) * kNR);
@@ -408,7 +425,8 @@ void gemm_part(Strided a, int64_t K, int64_t N, const float* packed, Strided b, 
         }
         const bool accumulate = pc > 0;  // the first block of K overwrites c
         const float* block_bias = pc + kc == K ? bias : nullptr;
-        multiply_block(a, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1, jp0, jp1);
+        multiply_block(a, a_packed, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1, jp0,
+                       jp1);
     }
 }
 
@@ -421,7 +439,8 @@ bool worth_threads(int64_t M, int64_t N, int64_t K) {
 // rows (MR at a time) or columns (NR at a time). Splitting at tile boundaries keeps every
 // tile's arithmetic the same, so 1 and 2 threads give bit-identical results. A thread packs
 // what it reads, so a row split packs all of b in each thread (unless b came packed) and a
-// column split all of a: split so that the operand packed twice is the smaller one.
+// column split all of a: split so that the operand packed twice is the smaller one (and a
+// large a is packed once, shared, below).
 void gemm_driver(Strided a, int64_t M, int64_t K, int64_t N, const float* packed, Strided b,
                  const float* bias, float* c) {
     const int64_t panels = panels_of(N), row_tiles = (M + kMR - 1) / kMR;
@@ -429,11 +448,30 @@ void gemm_driver(Strided a, int64_t M, int64_t K, int64_t N, const float* packed
     bool split_rows = packed ? row_tiles >= threads : M >= N;
     if (split_rows && row_tiles < threads && panels >= threads) split_rows = false;
     if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
+    // A column split would have every thread pack all of a; instead they first pack it
+    // together, each its share of the row micro-panels, into one buffer that all then read.
+    // The packed values are the same, so the result keeps its bits.
+    APacked a_packed;
+    Tensor a_buffer;
+    if (threads > 1 && !split_rows && M * K >= kMinSharedPack) {
+        a_packed.m_pad = row_tiles * kMR;
+        a_buffer = empty({a_packed.m_pad * K});  // large blocks are reused (tensor.cpp)
+        float* dst = a_buffer.data();
+        parallel_for(0, row_tiles, [&](int64_t t0, int64_t t1) {
+            for (int64_t pc = 0; pc < K; pc += kKC) {
+                const int64_t kc = std::min(kKC, K - pc);
+                pack_a(a, t0 * kMR, (t1 - t0) * kMR, M, pc, kc,
+                       dst + pc * a_packed.m_pad + t0 * kMR * kc);
+            }
+        });
+        a_packed.data = dst;
+    }
     auto work = [&](int64_t t0, int64_t t1) {
         if (split_rows)
-            gemm_part(a, K, N, packed, b, bias, c, t0 * kMR, std::min(M, t1 * kMR), 0, panels);
+            gemm_part(a, APacked(), K, N, packed, b, bias, c, t0 * kMR, std::min(M, t1 * kMR), 0,
+                      panels);
         else
-            gemm_part(a, K, N, packed, b, bias, c, 0, M, t0, t1);
+            gemm_part(a, a_packed, K, N, packed, b, bias, c, 0, M, t0, t1);
     };
     const int64_t tiles = split_rows ? row_tiles : panels;
     if (threads > 1)
