@@ -49,8 +49,8 @@
 // (ViT-B's fc2 with 2 threads: 15.3 -> 15.2 ms).
 //
 // Measured on one Zen 3 core (AVX2): ~100 GFLOP/s on ViT-B's (577, 768) @ (768, 3072), about
-// OpenBLAS's speed and 98% of the core's peak (bench_matmul prints it) (bench/bench_matmul.cpp
-// prints both). matmul_ladder.cpp has the steps from the naive loops to this file, each runnable.
+// OpenBLAS's speed and 98% of the core's peak (bench/bench_matmul.cpp prints all three).
+// matmul_ladder.cpp has the steps from the naive loops to this file, each runnable.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
