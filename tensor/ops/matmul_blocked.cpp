@@ -45,8 +45,8 @@
 // tile's operations are the same whichever thread computes it, so 1 or 2 threads give
 // bit-identical results. A row split makes every thread pack all of b, a column split all of
 // a, so the split is chosen to duplicate the smaller one (rows for a prepacked b). A large a
-// under a column split is instead packed once, by all threads together, before the products
-// (ViT-B's fc2 with 2 threads: 15.3 -> 15.2 ms).
+// (up to 4 MB) under a column split is instead packed once, by all threads together, before
+// the products.
 //
 // Measured on one Zen 3 core (AVX2): ~100 GFLOP/s on ViT-B's (577, 768) @ (768, 3072), about
 // OpenBLAS's speed and 98% of the core's peak (bench/bench_matmul.cpp prints all three).
@@ -144,8 +144,10 @@ constexpr int64_t kMC = VITLAB_MC_TILES * kMR;
 // Products smaller than this many multiply-adds run on one thread: waking the pool costs
 // more than they take.
 constexpr int64_t kMinParallelWork = 64 * 64 * 64;
-// An a of this many floats and up is packed once by all threads together (gemm_driver).
-constexpr int64_t kMinSharedPack = 1 << 16;
+// An a of this many floats and up is packed once by all threads together (gemm_driver), up
+// to kMaxSharedPack: the shared copy of a larger a (ViT-B's fc2: 7 MB) would raise the peak
+// memory of a forward by its size, for a gain of under 1%.
+constexpr int64_t kMinSharedPack = 1 << 16, kMaxSharedPack = 1 << 20;
 
 // ---- the micro-kernel ---------------------------------------------------------------------
 // c (kMR, kNR), rows ldc apart, gets (accumulate ? c : 0) + a_panel @ b_panel, where
@@ -453,7 +455,7 @@ void gemm_driver(Strided a, int64_t M, int64_t K, int64_t N, const float* packed
     // The packed values are the same, so the result keeps its bits.
     APacked a_packed;
     Tensor a_buffer;
-    if (threads > 1 && !split_rows && M * K >= kMinSharedPack) {
+    if (threads > 1 && !split_rows && M * K >= kMinSharedPack && M * K <= kMaxSharedPack) {
         a_packed.m_pad = row_tiles * kMR;
         a_buffer = empty({a_packed.m_pad * K});  // large blocks are reused (tensor.cpp)
         float* dst = a_buffer.data();
