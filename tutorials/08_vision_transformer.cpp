@@ -22,10 +22,8 @@
 
 using namespace vitlab;
 
-// y = x @ w^T + b, what nn::Linear computes; w is (out, in) as in PyTorch.
-static Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
-    return matmul(x, w.transpose(0, 1)) + b;
-}
+// linear(x, w, b) below is y = x @ w^T + b (tensor/ops/linear.h, PyTorch's F.linear), what
+// nn::Linear computes; w is (out, in) as in PyTorch.
 
 int main() {
     using tutorial::step;
@@ -101,9 +99,14 @@ int main() {
                     fmt::format("model(images) == the hand-built steps (max logit difference "
                                 "{:.2e}, logits of size ~{:.2f})",
                                 diff, tutorial::rms(logits)));
-    fmt::print(
-        "(0 is possible: the same kernels doing the same sums in the same order give the\n"
-        " same bits. Summing in another order would change the last digits.)\n");
+    if (diff == 0.0f)
+        fmt::print(
+            "(0: the same kernels doing the same sums in the same order give the same bits.)\n");
+    else
+        fmt::print(
+            "(Not 0: the model's attention is fused (nn/attention.cpp): it scales, exponentiates\n"
+            " and sums the scores in another order than matmul, softmax, matmul do here, and\n"
+            " floats rounded in another order differ in their last digits.)\n");
     const TopK top_model = topk(logits, 5, -1), top_hand = topk(by_hand, 5, -1);
     fmt::print("Top-5 classes, model:   ");
     for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", int64_t(top_model.indices.at({0, i})));
