@@ -184,23 +184,30 @@ void softmax_row(float* row, int64_t n, float scale) {
     using namespace simd;
     const float kInf = std::numeric_limits<float>::infinity();
     const int64_t full = n / kLanes * kLanes, rest = n - full;
+    // The largest x * scale: at the largest x, or at the smallest if scale < 0 (the largest
+    // -x, times -scale).
+    const bool flip = scale < 0.0f;
+    const Vec sign = splat(flip ? -1.0f : 1.0f);
     Vec vm = splat(-kInf);
-    for (int64_t j = 0; j < full; j += kLanes) vm = vmax(vm, load(row + j));
-    if (rest) vm = vmax(vm, load_part(row + full, rest, -kInf));
-    // exp(x * scale - max * scale), one fused multiply-add before exp
-    const Vec vscale = splat(scale), shift = splat(-max_lanes(vm) * scale);
+    for (int64_t j = 0; j < full; j += kLanes) vm = vmax(vm, mul(load(row + j), sign));
+    if (rest) vm = vmax(vm, mul(load_part(row + full, rest, flip ? kInf : -kInf), sign));
+    const float top = max_lanes(vm) * (flip ? -scale : scale);
+    // exp(x * scale - top), one fused multiply-add before exp; the argument is <= 0 (or a
+    // rounding above it), so exp_nonpositive's missing upper clamp is never needed
+    const Vec vscale = splat(scale), shift = splat(-top);
     Vec vsum = splat(0.0f);
     for (int64_t j = 0; j < full; j += kLanes) {
-        const Vec e = exp_approx(fmadd(load(row + j), vscale, shift));
+        const Vec e = exp_nonpositive(fmadd(load(row + j), vscale, shift));
         store(row + j, e);
         vsum = add(vsum, e);
     }
-    if (rest) {  // the -inf fill gives exp(-inf) = 0: the sum is unchanged
-        const Vec e = exp_approx(fmadd(load_part(row + full, rest, -kInf), vscale, shift));
+    float sum = 0.0f;
+    if (rest) {  // the tail's lanes past n are filled with 0 (finite for any scale) and skipped
+        const Vec e = exp_nonpositive(fmadd(load_part(row + full, rest, 0.0f), vscale, shift));
         store_part(row + full, e, rest);
-        vsum = add(vsum, e);
+        for (int64_t j = full; j < n; ++j) sum += row[j];
     }
-    const Vec inv = splat(1.0f / sum_lanes(vsum));
+    const Vec inv = splat(1.0f / (sum_lanes(vsum) + sum));
     for (int64_t j = 0; j < full; j += kLanes) store(row + j, mul(load(row + j), inv));
     if (rest) store_part(row + full, mul(load_part(row + full, rest, 0.0f), inv), rest);
 }

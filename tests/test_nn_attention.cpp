@@ -148,6 +148,22 @@ TEST_CASE("attention_heads: blocked matches naive on ragged sizes, probabilities
     }
 }
 
+TEST_CASE("attention_heads: any scale, zero and negative included, as in the formula") {
+    // softmax(s * scale) needs the largest s * scale: for scale < 0 that is at the smallest s.
+    // N = 29 leaves a tail shorter than a register, whose unused lanes must not reach the sum
+    // (with scale 0 a -inf fill would give 0 * -inf = NaN there).
+    Generator gen(13);
+    const Heads t = heads_from_qkv(1, 2, 29, 8, gen);
+    for (float scale : {0.35f, 0.0f, -0.35f, -3.0f}) {
+        CAPTURE(scale);
+        Tensor p_naive, p_blocked;
+        const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
+        const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
+        check_close(blocked, naive, 1e-5f, 1e-5f);
+        check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+    }
+}
+
 TEST_CASE("attention_heads: blocked reads contiguous, transposed and sliced inputs alike") {
     Generator gen(11);
     const int64_t B = 2, H = 3, N = 29, D = 8;
