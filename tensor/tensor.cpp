@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <new>
+#include <vector>
 
 namespace vitlab {
 
@@ -38,32 +38,49 @@ namespace {
 constexpr size_t kCacheMinBytes = size_t{1} << 20;   // 1 MB: smaller blocks go to malloc
 constexpr size_t kCacheMaxBytes = size_t{32} << 20;  // held while unused, at most
 
+// Freed blocks, newest last. A request takes the newest block of exactly its size. A freed
+// block that would push the total past kCacheMaxBytes first pushes out the oldest ones, so
+// the sizes the program uses now stay, and sizes it used once (earlier, other work) go back
+// to the system. There are a few dozen blocks at most, so plain scans are enough.
 class BlockCache {
   public:
     void* take(size_t bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
-        auto it = free_.find(bytes);
-        if (it == free_.end()) return nullptr;
-        void* p = it->second;
-        free_.erase(it);
-        held_ -= bytes;
-        return p;
+        for (size_t i = blocks_.size(); i-- > 0;) {
+            if (blocks_[i].bytes != bytes) continue;
+            void* p = blocks_[i].data;
+            blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
+            held_ -= bytes;
+            return p;
+        }
+        return nullptr;
     }
     void give(void* p, size_t bytes) {
+        std::vector<void*> evicted;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (held_ + bytes <= kCacheMaxBytes) {
-                free_.emplace(bytes, p);
+            if (bytes > kCacheMaxBytes) {
+                evicted.push_back(p);
+            } else {
+                while (held_ + bytes > kCacheMaxBytes) {  // the oldest blocks make room
+                    evicted.push_back(blocks_.front().data);
+                    held_ -= blocks_.front().bytes;
+                    blocks_.erase(blocks_.begin());
+                }
+                blocks_.push_back({p, bytes});
                 held_ += bytes;
-                return;
             }
         }
-        std::free(p);
+        for (void* q : evicted) std::free(q);  // outside the lock
     }
 
   private:
+    struct Block {
+        void* data;
+        size_t bytes;
+    };
     std::mutex mutex_;
-    std::multimap<size_t, void*> free_;  // size -> blocks of exactly that size
+    std::vector<Block> blocks_;  // oldest first
     size_t held_ = 0;
 };
 

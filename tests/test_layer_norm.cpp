@@ -152,3 +152,21 @@ TEST_CASE("layer_norm: Kernel::Default follows the process-wide kernel") {
     check_close(layer_norm(x, w, b), blocked, 0.0f, 0.0f);
     check_close(layer_norm(x, w, b, 1e-5f, Kernel::Naive), naive, 0.0f, 0.0f);
 }
+
+TEST_CASE("layer_norm: a row's result does not depend on the rows around it") {
+    // The blocked kernel normalises rows two at a time; each row must still get exactly the
+    // bits it gets alone (and so with any thread count).
+    Generator gen(31);
+    for (int64_t C : {5, 8, 17, 768}) {
+        CAPTURE(C);
+        const Tensor x = randn({7, C}, gen) * 3.0f + 1.0f;
+        const Tensor w = randn({C}, gen), b = randn({C}, gen);
+        const Tensor all = layer_norm_blocked(x, w, b, 1e-6f);
+        for (int64_t r = 0; r < 7; ++r) {
+            const Tensor alone = layer_norm_blocked(x.narrow(0, r, 1), w, b, 1e-6f);
+            CHECK(max_abs_diff(all.narrow(0, r, 1), alone) == 0.0f);
+        }
+        const Tensor odd_start = layer_norm_blocked(x.narrow(0, 1, 6), w, b, 1e-6f);
+        CHECK(max_abs_diff(all.narrow(0, 1, 6), odd_start) == 0.0f);
+    }
+}
