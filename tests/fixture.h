@@ -11,6 +11,7 @@
 
 #include "tensor/io/safetensors.h"
 #include "tensor/ops.h"
+#include "tensor/parallel/thread_pool.h"
 
 #ifndef VITLAB_SOURCE_DIR
 #define VITLAB_SOURCE_DIR "."
@@ -25,7 +26,7 @@ inline std::string fixture_path(const std::string& file) {
 
 // All tensors of tests/fixtures/<name>.safetensors; a missing key throws with its name.
 class Fixture {
-public:
+  public:
     explicit Fixture(const std::string& name)
         : name_(name), tensors_(load_safetensors(fixture_path(name + ".safetensors"))) {}
     const Tensor& operator[](const std::string& key) const {
@@ -36,12 +37,23 @@ public:
     }
     const TensorMap& all() const { return tensors_; }
 
-private:
+  private:
     std::string name_;
     TensorMap tensors_;
 };
 
-inline Fixture fixture(const std::string& name) { return Fixture(name); }
+inline Fixture fixture(const std::string& name) {
+    return Fixture(name);
+}
+
+// Uses n threads until the end of the scope, then puts the old count back.
+struct ThreadsForTest {
+    int saved = get_num_threads();
+    explicit ThreadsForTest(int n) { set_num_threads(n); }
+    ~ThreadsForTest() { set_num_threads(saved); }
+    ThreadsForTest(const ThreadsForTest&) = delete;
+    ThreadsForTest& operator=(const ThreadsForTest&) = delete;
+};
 
 // Same shape, and every |actual - expected| <= atol + rtol * |expected|. On failure it prints
 // the shapes and the worst element.

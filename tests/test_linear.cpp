@@ -8,16 +8,7 @@
 
 using namespace vitlab;
 using vitlab::testing::check_close;
-
-namespace {
-
-struct ThreadsForTest {
-    int saved = get_num_threads();
-    explicit ThreadsForTest(int n) { set_num_threads(n); }
-    ~ThreadsForTest() { set_num_threads(saved); }
-};
-
-}  // namespace
+using vitlab::testing::ThreadsForTest;
 
 TEST_CASE("linear: the fused bias gives the bits of matmul_blocked then += bias") {
     // (M, K, N): one block of K and several (K > 256), ragged tiles (N not a multiple of 16,

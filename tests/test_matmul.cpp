@@ -12,17 +12,11 @@
 using namespace vitlab;
 using vitlab::testing::check_close;
 using vitlab::testing::fixture;
+using vitlab::testing::ThreadsForTest;
 
 namespace {
 
 const Kernel kBoth[] = {Kernel::Naive, Kernel::Blocked};
-
-// Sets the thread count for one test and puts the old one back afterwards.
-struct ThreadsForTest {
-    int saved = get_num_threads();
-    explicit ThreadsForTest(int n) { set_num_threads(n); }
-    ~ThreadsForTest() { set_num_threads(saved); }
-};
 
 Tensor abs_of(const Tensor& x) {
     return map(x, [](float v) { return std::fabs(v); });

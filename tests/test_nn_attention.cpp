@@ -9,6 +9,7 @@
 using namespace vitlab;
 using vitlab::testing::check_close;
 using vitlab::testing::fixture;
+using vitlab::testing::ThreadsForTest;
 
 TEST_CASE("Attention: matches torch.nn.MultiheadAttention, output and per-head probabilities") {
     auto f = fixture("nn_layers");
@@ -88,13 +89,6 @@ struct DefaultKernel {
     explicit DefaultKernel(Kernel kernel) : saved(default_kernel()) { set_default_kernel(kernel); }
     ~DefaultKernel() { set_default_kernel(saved); }
     Kernel saved;
-};
-
-// Uses n threads until the end of the scope.
-struct NumThreads {
-    explicit NumThreads(int n) : saved(get_num_threads()) { set_num_threads(n); }
-    ~NumThreads() { set_num_threads(saved); }
-    int saved;
 };
 
 // q, k, v (B, H, N, D) as Attention makes them: strided views into one (B, N, 3, H, D) tensor.
@@ -179,11 +173,11 @@ TEST_CASE("attention_heads: 1 and 2 threads give identical bits") {
     const Heads t = heads_from_qkv(1, 3, 150, 64, gen);
     Tensor one, two, p_one, p_two;
     {
-        NumThreads threads(1);
+        ThreadsForTest threads(1);
         one = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_one);
     }
     {
-        NumThreads threads(2);
+        ThreadsForTest threads(2);
         two = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_two);
     }
     CHECK(max_abs_diff(one, two) == 0.0f);

@@ -11,17 +11,12 @@
 #include <vector>
 
 #include "tensor/parallel/thread_pool.h"
+#include "tests/fixture.h"
 
 using namespace vitlab;
+using vitlab::testing::ThreadsForTest;
 
 namespace {
-
-// Sets the thread count for one test and puts the old one back afterwards.
-struct ThreadsForTest {
-    int saved = get_num_threads();
-    explicit ThreadsForTest(int n) { set_num_threads(n); }
-    ~ThreadsForTest() { set_num_threads(saved); }
-};
 
 // The (begin, end) chunks one call of parallel_for hands out, sorted.
 std::vector<std::pair<int64_t, int64_t>> chunks_of(int64_t begin, int64_t end) {
