@@ -45,6 +45,15 @@ ifneq ($(BREW_PREFIX),)
   EXTRA_LIB := -L$(BREW_PREFIX)/lib
 endif
 
+# Quiet by default ("  CXX tensor/ops/gelu.cpp"); make V=1 prints every command in full.
+ifeq ($(V),1)
+  Q :=
+  quiet :=
+else
+  Q := @
+  quiet = @printf '  %-4s %s\n' '$(1)' '$(2)'
+endif
+
 CXXFLAGS_ALL := -std=c++17 $(OPT) $(ARCH) -Wall -Wextra -Werror -pthread -I. $(EXTRA_INC) \
 	-DVITLAB_SOURCE_DIR=\"$(CURDIR)\" -MMD -MP $(CXXFLAGS)
 LDLIBS_ALL := $(LDOPT) -pthread $(EXTRA_LIB) -lfmt $(LDLIBS)
@@ -62,7 +71,8 @@ VIT_BIN := $(BUILD)/vit
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libvitlab.a
 TEST_BIN := $(BUILD)/vitlab_tests
-TUTORIALS := $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD)/tutorials/%)
+TUTORIAL_NAMES := $(TUTORIAL_SRCS:tutorials/%.cpp=%)
+TUTORIALS := $(TUTORIAL_NAMES:%=$(BUILD)/tutorials/%)
 BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BUILD)/bench/%)
 
 .PHONY: all test run sanitize bench deps format clean exercise
@@ -80,12 +90,23 @@ test: deps
 sanitize: deps
 	@$(MAKE) --no-print-directory MODE=sanitize test
 
+# T=1, T=01 and T=01_patch_embedding all pick tutorial 01; an unknown T lists the tutorials.
+# Each tutorial is built just before it runs, under its heading (the first one builds the
+# library, so its heading comes first and the compiler's lines after).
 run: deps
-	@$(MAKE) --no-print-directory -j$(JOBS) $(TUTORIALS)
-	@for t in $(TUTORIALS); do \
-	  case "$$(basename $$t)" in $(if $(T),$(T)*,*)) ;; *) continue ;; esac; \
-	  echo; echo "==================== $$(basename $$t) ===================="; \
-	  $$t || exit 1; \
+	@t='$(T)'; pick=''; \
+	if [ -z "$$t" ]; then pick='$(TUTORIAL_NAMES)'; else \
+	  case "$$t" in ''|*[!0-9]*) ;; *) t=$$(printf '%02d' "$$(expr "$$t" + 0)") ;; esac; \
+	  for n in $(TUTORIAL_NAMES); do case "$$n" in "$$t"|"$$t"_*) pick="$$pick $$n" ;; esac; done; \
+	fi; \
+	if [ -z "$$pick" ]; then \
+	  echo "make run: there is no tutorial T=$(T); the tutorials are:" >&2; \
+	  for n in $(TUTORIAL_NAMES); do echo "  $$n  (T=$${n%%_*})" >&2; done; exit 2; \
+	fi; \
+	for n in $$pick; do \
+	  echo; echo "==================== $$n ===================="; \
+	  $(MAKE) $(if $(Q),-s) --no-print-directory -j$(JOBS) $(BUILD)/tutorials/$$n || exit 1; \
+	  $(BUILD)/tutorials/$$n || exit 1; \
 	done
 
 bench: deps
@@ -93,48 +114,31 @@ bench: deps
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # ---- dependencies ---------------------------------------------------------------------------
-# Checks that the headers compile; if not, installs them (Debian/Ubuntu) or says how (macOS).
-HAVE_HEADER = $(shell printf '\#include <$(1)>\n' | $(CXX) -std=c++17 $(EXTRA_INC) -E -x c++ - >/dev/null 2>&1 && echo yes)
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-
+# tools/deps.sh checks that doctest and fmt (and, optionally, stb) compile with $(CXX), and
+# installs what is missing (apt-get, with sudo when not root) or says how (macOS).
 deps:
-	@if [ "$(call HAVE_HEADER,doctest/doctest.h)" != yes ] || [ "$(call HAVE_HEADER,fmt/format.h)" != yes ]; then \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "vitlab: installing doctest-dev and libfmt-dev with apt-get"; \
-	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq doctest-dev libfmt-dev >/dev/null || exit 1; \
-	  elif command -v brew >/dev/null 2>&1; then \
-	    echo "vitlab: doctest and fmt are missing; install them with: brew install doctest fmt"; exit 1; \
-	  else \
-	    echo "vitlab: doctest and fmt headers are missing; install doctest and fmt with your package manager"; exit 1; \
-	  fi; \
-	fi
-	@# stb_image (JPEG/PNG) is optional: without it, PPM still works and PNG/JPEG say how to get it.
-	@if [ "$(call HAVE_HEADER,stb/stb_image.h)" != yes ] && [ "$(call HAVE_HEADER,stb_image.h)" != yes ]; then \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "vitlab: installing libstb-dev (JPEG/PNG reading) with apt-get"; \
-	    $(SUDO) apt-get install -y -qq libstb-dev >/dev/null 2>&1 || \
-	      echo "vitlab: could not install libstb-dev; JPEG/PNG reading is disabled (PPM works)"; \
-	  else \
-	    echo "vitlab: stb_image not found; JPEG/PNG reading is disabled (brew install stb to enable)"; \
-	  fi; \
-	fi
+	@CXX='$(CXX)' EXTRA_INC='$(EXTRA_INC)' tools/deps.sh
 
 # ---- rules ----------------------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+	$(call quiet,CXX,$<)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call quiet,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(TEST_BIN): $(TEST_OBJS) $(CLI_LIB_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS_ALL) $(TEST_OBJS) $(CLI_LIB_OBJS) $(LIB) -o $@ $(LDLIBS_ALL)
+	$(call quiet,LD,$@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) $(TEST_OBJS) $(CLI_LIB_OBJS) $(LIB) -o $@ $(LDLIBS_ALL)
 
 $(BUILD)/tutorials/%: $(BUILD)/obj/tutorials/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
+	$(call quiet,LD,$@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL)
 
 # bench/ prints OpenBLAS's sgemm beside ours when libopenblas (libopenblas-dev) is installed.
 OPENBLAS_LIB := $(firstword $(wildcard /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so \
@@ -147,7 +151,8 @@ $(BUILD)/obj/bench/%.o: CXXFLAGS_ALL += $(BENCH_FLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL) $(BENCH_LIBS)
+	$(call quiet,LD,$@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL) $(BENCH_LIBS)
 
 format:
 	clang-format -i $$(find tensor nn vit vision cli tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)
@@ -171,7 +176,8 @@ vit: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(VIT_BIN)
 
 $(VIT_BIN): $(BUILD)/obj/cli/vit.o $(CLI_LIB_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+	$(call quiet,LD,$@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
 
 FUZZ_CXX ?= clang++
 FUZZ_DIR := build/fuzz
@@ -186,11 +192,14 @@ fuzz: deps
 
 $(FUZZ_DIR)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(call quiet,CXX,$<)
+	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_DIR)/libvitlab.a: $(FUZZ_LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call quiet,AR,$@)
+	$(Q)ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_DIR)/libvitlab.a
-	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $^ -o $@ $(EXTRA_LIB) -lfmt
+	$(call quiet,LD,$@)
+	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $^ -o $@ $(EXTRA_LIB) -lfmt
