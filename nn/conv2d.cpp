@@ -15,12 +15,10 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, i
       stride(stride),
       padding(padding) {
     if (in_channels <= 0 || out_channels <= 0 || kernel_size <= 0 || stride <= 0 || padding < 0)
-        throw std::invalid_argument(
+        throw std::invalid_argument(fmt::format(
             "Conv2d: channels, kernel_size and stride must be positive and padding >= 0, got "
-            "in_channels " +
-            std::to_string(in_channels) + ", out_channels " + std::to_string(out_channels) +
-            ", kernel_size " + std::to_string(kernel_size) + ", stride " + std::to_string(stride) +
-            ", padding " + std::to_string(padding));
+            "in_channels {}, out_channels {}, kernel_size {}, stride {}, padding {}",
+            in_channels, out_channels, kernel_size, stride, padding));
     // PyTorch's reset_parameters: kaiming_uniform(a = sqrt(5)) gives the bound 1/sqrt(fan_in)
     // for the weight, and the bias uses the same bound. timm keeps this for the patch conv.
     const float bound = 1.0f / std::sqrt(float(in_channels * kernel_size * kernel_size));
@@ -36,9 +34,9 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, i
 
 Tensor Conv2d::forward(const Tensor& x) const {
     if (x.dim() != 4 || x.size(1) != in_channels)
-        throw ShapeError("Conv2d(" + std::to_string(in_channels) + ", " +
-                         std::to_string(out_channels) + "): expected input of shape (B, " +
-                         std::to_string(in_channels) + ", H, W), got " + to_string(x.shape()));
+        throw ShapeError(
+            fmt::format("Conv2d({}, {}): expected input of shape (B, {}, H, W), got {}",
+                        in_channels, out_channels, in_channels, x.shape()));
     return conv2d(x, weight, bias, stride, padding);
 }
 

@@ -8,7 +8,7 @@ namespace vitlab::nn {
 
 LayerNorm::LayerNorm(int64_t dim, float eps) : dim(dim), eps(eps) {
     if (dim <= 0)
-        throw std::invalid_argument("LayerNorm: dim must be positive, got " + std::to_string(dim));
+        throw std::invalid_argument(fmt::format("LayerNorm: dim must be positive, got {}", dim));
     weight = empty({dim});
     ones_(weight);
     bias = empty({dim});
@@ -21,8 +21,8 @@ Tensor LayerNorm::forward(const Tensor& x) const {
     if (x.dim() == 0 || x.size(-1) != dim) {
         Shape expected = x.dim() == 0 ? Shape{dim} : x.shape();
         expected.back() = dim;
-        throw ShapeError("LayerNorm(" + std::to_string(dim) + "): expected input of shape " +
-                         to_string(expected) + ", got " + to_string(x.shape()));
+        throw ShapeError(fmt::format("LayerNorm({}): expected input of shape {}, got {}", dim,
+                                     expected, x.shape()));
     }
     return layer_norm(x, weight, bias, eps);
 }

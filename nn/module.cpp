@@ -72,9 +72,10 @@ IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict, bo
             continue;
         }
         if (it->second.shape() != p->shape())
-            throw ShapeError("load_state_dict: size mismatch for " + name +
-                             ": the state dict has " + to_string(it->second.shape()) +
-                             ", the model expects " + to_string(p->shape()));
+            throw ShapeError(
+                fmt::format("load_state_dict: size mismatch for {}: the state dict has {}, the "
+                            "model expects {}",
+                            name, it->second.shape(), p->shape()));
     }
     for (const auto& [name, t] : state)
         if (!known.count(name)) result.unexpected_keys.push_back(name);
@@ -82,11 +83,11 @@ IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict, bo
     if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
         std::string msg = "load_state_dict: the state dict does not match the model:";
         if (!result.missing_keys.empty())
-            msg += " missing keys (" + std::to_string(result.missing_keys.size()) +
-                   "): " + join(result.missing_keys) + ";";
+            msg += fmt::format(" missing keys ({}): {};", result.missing_keys.size(),
+                               join(result.missing_keys));
         if (!result.unexpected_keys.empty())
-            msg += " unexpected keys (" + std::to_string(result.unexpected_keys.size()) +
-                   "): " + join(result.unexpected_keys) + ";";
+            msg += fmt::format(" unexpected keys ({}): {};", result.unexpected_keys.size(),
+                               join(result.unexpected_keys));
         msg.pop_back();
         throw StateDictError(msg);
     }

@@ -7,10 +7,10 @@ namespace vitlab::nn {
 
 static int64_t checked_grid(int64_t img_size, int64_t patch_size) {
     if (img_size <= 0 || patch_size <= 0 || img_size % patch_size != 0)
-        throw std::invalid_argument(
-            "PatchEmbed: img_size must be a positive multiple of "
-            "patch_size, got img_size " +
-            std::to_string(img_size) + " and patch_size " + std::to_string(patch_size));
+        throw std::invalid_argument(fmt::format(
+            "PatchEmbed: img_size must be a positive multiple of patch_size, got img_size {} and "
+            "patch_size {}",
+            img_size, patch_size));
     return img_size / patch_size;
 }
 
@@ -29,9 +29,8 @@ PatchEmbed::PatchEmbed(int64_t img_size, int64_t patch_size, int64_t in_chans, i
 Tensor PatchEmbed::forward(const Tensor& images) const {
     if (images.dim() != 4 || images.size(1) != in_chans || images.size(2) != img_size ||
         images.size(3) != img_size)
-        throw ShapeError("PatchEmbed: expected images of shape (B, " + std::to_string(in_chans) +
-                         ", " + std::to_string(img_size) + ", " + std::to_string(img_size) +
-                         "), got " + to_string(images.shape()));
+        throw ShapeError(fmt::format("PatchEmbed: expected images of shape (B, {}, {}, {}), got {}",
+                                     in_chans, img_size, img_size, images.shape()));
     Tensor x = proj(images);              // (B, C, G, G)
     return x.flatten(2).transpose(1, 2);  // (B, C, G*G) -> (B, N, C), views only
 }

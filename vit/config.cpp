@@ -1,6 +1,8 @@
 // config.cpp: the preset table, the parameter-count formula and the sanity checks.
 #include "vit/config.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 namespace vitlab {
@@ -83,19 +85,16 @@ void ViTConfig::validate() const {
         depth < 0 || num_heads <= 0 || mlp_dim <= 0)
         fail("every size must be positive (depth may be 0): " + to_string(*this));
     if (img_size % patch_size != 0)
-        fail("img_size " + std::to_string(img_size) + " is not a multiple of patch_size " +
-             std::to_string(patch_size));
+        fail(fmt::format("img_size {} is not a multiple of patch_size {}", img_size, patch_size));
     if (embed_dim % num_heads != 0)
-        fail("embed_dim " + std::to_string(embed_dim) + " is not a multiple of num_heads " +
-             std::to_string(num_heads));
+        fail(fmt::format("embed_dim {} is not a multiple of num_heads {}", embed_dim, num_heads));
     if (!(layer_norm_eps > 0.0f)) fail("layer_norm_eps must be positive");
 }
 
 std::string to_string(const ViTConfig& c) {
-    return c.name + ": img " + std::to_string(c.img_size) + ", patch " +
-           std::to_string(c.patch_size) + ", dim " + std::to_string(c.embed_dim) + ", depth " +
-           std::to_string(c.depth) + ", heads " + std::to_string(c.num_heads) + ", mlp " +
-           std::to_string(c.mlp_dim) + ", classes " + std::to_string(c.num_classes);
+    return fmt::format("{}: img {}, patch {}, dim {}, depth {}, heads {}, mlp {}, classes {}",
+                       c.name, c.img_size, c.patch_size, c.embed_dim, c.depth, c.num_heads,
+                       c.mlp_dim, c.num_classes);
 }
 
 }  // namespace vitlab

@@ -41,10 +41,9 @@ VisionTransformer::VisionTransformer(const ViTConfig& config_in, uint64_t seed)
 Tensor VisionTransformer::embed(const Tensor& images) const {
     if (images.dim() != 4 || images.size(1) != config.in_chans ||
         images.size(2) != config.img_size || images.size(3) != config.img_size)
-        throw ShapeError("VisionTransformer " + config.name + ": expected images of shape (B, " +
-                         std::to_string(config.in_chans) + ", " + std::to_string(config.img_size) +
-                         ", " + std::to_string(config.img_size) + "), got " +
-                         to_string(images.shape()));
+        throw ShapeError(fmt::format(
+            "VisionTransformer {}: expected images of shape (B, {}, {}, {}), got {}", config.name,
+            config.in_chans, config.img_size, config.img_size, images.shape()));
     const int64_t B = images.size(0), C = config.embed_dim;
     Tensor x = patch_embed(images);                // (B, N, C)
     x = cat({cls_token.expand({B, 1, C}), x}, 1);  // (B, N+1, C)
@@ -66,10 +65,9 @@ Tensor VisionTransformer::forward_features(const Tensor& images,
 
 Tensor VisionTransformer::forward_head(const Tensor& features) const {
     if (features.dim() != 3 || features.size(2) != config.embed_dim)
-        throw ShapeError("VisionTransformer::forward_head: expected features of shape (B, " +
-                         std::to_string(config.num_tokens()) + ", " +
-                         std::to_string(config.embed_dim) + "), got " +
-                         to_string(features.shape()));
+        throw ShapeError(fmt::format(
+            "VisionTransformer::forward_head: expected features of shape (B, {}, {}), got {}",
+            config.num_tokens(), config.embed_dim, features.shape()));
     return head(features.select(1, 0));  // x[:, 0], the class token: (B, C) -> (B, classes)
 }
 
