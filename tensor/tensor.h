@@ -7,7 +7,8 @@
 // A tensor is contiguous when its strides are the row-major ones of its shape; the fast
 // kernels like that, and contiguous() makes a packed copy when needed.
 //
-// Operators live in tensor/ops/ (read ops.h); this file is the data structure only.
+// Operators live in tensor/ops/, all declared through one header, tensor/ops.h; this file is
+// the data structure only.
 #pragma once
 
 #include <cstdint>
