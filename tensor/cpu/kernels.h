@@ -42,7 +42,12 @@ struct MatmulKernels {
     // b[p0 + p][jp * nr + j] at (jp - jp0) * kc * nr + p * nr + j, zero past column N.
     void (*pack_b)(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1,
                    float* panels);
+    // The peak the tile is measured against (bench/): `steps` rounds of kFmaChains
+    // independent fused multiply-adds on registers of `lanes` floats; returns their sum.
+    int64_t lanes;
+    float (*fma_chains)(int64_t steps);
 };
+constexpr int kFmaChains = 12;
 
 // ---- softmax (softmax_kernels.cpp; the driver in tensor/ops/softmax_blocked.cpp) -----------
 constexpr int64_t kSoftmaxColumns = 64;  // the widest column block softmax_columns takes

@@ -140,8 +140,24 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
     }
 }
 
+// Enough independent chains to keep every FMA unit busy whatever its latency.
+float fma_chains(int64_t steps) {
+    using namespace simd;
+    Vec acc[kFmaChains];  // local: kept in registers
+#pragma GCC unroll 12
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = splat(0.001f * c);
+    const Vec a = splat(0.9999f), b = splat(1e-4f);
+    for (int64_t i = 0; i < steps; ++i)
+#pragma GCC unroll 12
+        for (int c = 0; c < kFmaChains; ++c) acc[c] = fmadd(acc[c], a, b);
+    float sum = 0.0f;
+    for (int c = 0; c < kFmaChains; ++c) sum += sum_lanes(acc[c]);
+    return sum;
+}
+
 }  // namespace
 
-const MatmulKernels matmul_kernels = {kMR, kNR, kKC, kMC, tile, tile_edge, pack_a, pack_b};
+const MatmulKernels matmul_kernels = {kMR,       kNR,    kKC,    kMC,          tile,
+                                      tile_edge, pack_a, pack_b, simd::kLanes, fma_chains};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS
