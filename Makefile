@@ -3,7 +3,8 @@
 #   make              library, tests and tutorials into build/
 #   make test         build and run the unit tests
 #   make run          build and run the tutorials in order (make run T=03 runs one)
-#   make SIMD=off test    the portable path: no -march=native (build/portable/)
+#   make CXX=clang++ test   the same with clang (build/clang/)
+#   make V=1 ...      print every command in full (the default prints "  CXX file")
 #   make sanitize     tests under AddressSanitizer + UndefinedBehaviorSanitizer (build/sanitize/)
 #   make bench        benchmark programs in bench/ (build/bench/)
 #   make exercise N=1 build a classroom exercise against the library and run its checker
@@ -15,7 +16,6 @@
 # Debian/Ubuntu; on macOS: brew install doctest fmt stb).
 
 CXX ?= g++
-SIMD ?= on
 MODE ?= release
 JOBS ?= 2
 
@@ -26,17 +26,55 @@ ifeq ($(MODE),sanitize)
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-Wno-maybe-uninitialized
   LDOPT := -fsanitize=address,undefined
-else ifeq ($(SIMD),off)
-  BUILD := build/portable
-  OPT := -O2
 else
   BUILD := build
   OPT := -O2
 endif
-
-ifeq ($(SIMD),on)
-  ARCH := -march=native
+# clang's objects go beside g++'s, not over them: make CXX=clang++ test builds into build/clang/.
+ifneq ($(findstring clang,$(notdir $(CXX))),)
+  BUILD := $(BUILD)/clang
 endif
+
+# ---- instruction sets ------------------------------------------------------------------------
+# Everything is compiled for the baseline CPU of the target (x86-64: SSE2), never -march=native,
+# so one build runs on every x86 CPU and a program's correctness never depends on the host's
+# flags. The SIMD kernel files, tensor/cpu/*_kernels.cpp, are compiled once more per instruction
+# set (tensor/cpu/isa.h picks one at start-up): the baseline copy is the portable one (NEON on
+# ARM), and on x86 hosts each also goes into obj/...<file>.avx2.o and .avx512.o.
+# Why not -march=native: g++ 12.2 with -mavx512f (or -march=native on an AVX-512 CPU)
+# miscompiles ordinary code. Its SLP vectoriser merges a std::vector<float> initializer list
+# {1, 1, 1, 1, 0, 0, 0, 0} into one wrong 256-bit store of eight 1s (a 9-line program with a
+# class derived from std::vector<long> shows it; fixed in GCC 13, not seen with clang). So the
+# AVX-512 kernels are compiled with -fno-tree-slp-vectorize on g++ < 13: they are intrinsics,
+# and lose nothing by it.
+IS_X86 := $(shell $(CXX) -dumpmachine 2>/dev/null | grep -qE '^(x86_64|amd64|i[3-6]86)' && echo yes)
+GCC_BEFORE_13 := $(shell $(CXX) -dM -E -x c++ /dev/null 2>/dev/null | \
+	awk '/__clang__/ {c = 1} /define __GNUC__ / {g = $$3} END {if (!c && g < 13) print "yes"}')
+ISA_FLAGS_avx2 := -DVITLAB_CPU_AVX2 -mavx2 -mfma
+ISA_FLAGS_avx512 := -DVITLAB_CPU_AVX512 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma \
+	$(if $(GCC_BEFORE_13),-fno-tree-slp-vectorize)
+ifeq ($(IS_X86),yes)
+  ISA_SRCS := $(sort $(wildcard tensor/cpu/*_kernels.cpp))
+  ISA_OBJS := $(foreach i,avx2 avx512,$(ISA_SRCS:%.cpp=$(BUILD)/obj/%.$(i).o))
+  $(BUILD)/libvitlab.a: $(ISA_OBJS)
+  $(BUILD)/obj/tensor/cpu/isa.o: CXXFLAGS_ALL += -DVITLAB_CPU_X86_VARIANTS
+endif
+# Every global or shared (weak) symbol of a per-set object must be in that set's namespace
+# (vitlab::cpu::avx2, vitlab::simd::avx2): an inline function of a header (std::, fmt::)
+# compiled here could be chosen by the linker for ordinary code too, and run AVX-512
+# instructions on a CPU without them.
+ISA_CHECK = nm -C --defined-only $@ | awk '$$2 ~ /^[A-TV-Zuvw]$$/ && !/::$(1)::/ {print; bad = 1} \
+	END {exit bad}' || { echo "$@: the symbols above are outside namespace $(1)"; rm -f $@; exit 1; }
+$(BUILD)/obj/%.avx2.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(call quiet,CXX,$< [avx2])
+	$(Q)$(CXX) $(CXXFLAGS_ALL) $(ISA_FLAGS_avx2) -c $< -o $@
+	@$(call ISA_CHECK,avx2)
+$(BUILD)/obj/%.avx512.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(call quiet,CXX,$< [avx512])
+	$(Q)$(CXX) $(CXXFLAGS_ALL) $(ISA_FLAGS_avx512) -c $< -o $@
+	@$(call ISA_CHECK,avx512)
 
 # Homebrew keeps headers outside the default search path.
 BREW_PREFIX := $(firstword $(wildcard /opt/homebrew /usr/local/Homebrew))

@@ -26,7 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/ops/simd.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
@@ -128,29 +129,25 @@ class Threads {
 };
 
 // The peak of one core in GFLOP/s, measured: 12 independent chains of fused multiply-adds on
-// whole registers (simd.h), enough to keep every FMA unit busy whatever its latency. Every
-// GFLOP/s in the tables is bounded by this; the median of 5 runs of ~0.1 s.
+// whole registers of the instruction set in use (tensor/cpu/matmul_kernels.cpp), enough to
+// keep every FMA unit busy whatever its latency. Every GFLOP/s in the tables is bounded by
+// this; the median of 5 runs of ~0.1 s.
 inline double peak_gflops_one_core() {
-    using namespace simd;
-    constexpr int kChains = 12;
+    const cpu::MatmulKernels& mk = cpu::kernels().matmul;
     constexpr int64_t kSteps = 1 << 21;
     float sink = 0.0f;  // the results are used, so that the loop is not optimised away
     std::vector<double> rates;
     for (int run = 0; run < 5; ++run) {
-        const double s = seconds_of([&sink] {
-            Vec acc[kChains];  // local: kept in registers
-#pragma GCC unroll 12
-            for (int c = 0; c < kChains; ++c) acc[c] = splat(0.001f * c);
-            const Vec a = splat(0.9999f), b = splat(1e-4f);
-            for (int64_t i = 0; i < kSteps; ++i)
-#pragma GCC unroll 12
-                for (int c = 0; c < kChains; ++c) acc[c] = fmadd(acc[c], a, b);
-            for (int c = 0; c < kChains; ++c) sink += sum_lanes(acc[c]);
-        });
-        rates.push_back(2.0 * kLanes * kChains * double(kSteps) / s / 1e9);
+        const double s = seconds_of([&] { sink += mk.fma_chains(kSteps); });
+        rates.push_back(2.0 * mk.lanes * cpu::kFmaChains * double(kSteps) / s / 1e9);
     }
     if (sink == 12345.0f) std::printf(" ");
     return median_of(rates);
+}
+
+// One line for every program's header: the instruction set the kernels use.
+inline std::string isa_line() {
+    return "kernels: " + isa_summary() + "; VITLAB_ISA=portable|avx2|avx512 picks another";
 }
 
 // A line to print before a table when other processes compete for the cores ("" if none do).

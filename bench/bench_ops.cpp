@@ -25,7 +25,6 @@
 
 #include "bench/bench.h"
 #include "tensor/ops.h"
-#include "tensor/ops/simd.h"
 
 using namespace vitlab;
 
@@ -98,10 +97,8 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    std::printf(
-        "elementwise ops and patch embedding, float32, %s registers of %d floats; median of %d "
-        "runs\n",
-        simd::kName, static_cast<int>(simd::kLanes), g_reps);
+    std::printf("elementwise ops and patch embedding, float32; median of %d runs\n%s\n", g_reps,
+                bench::isa_line().c_str());
     const std::string warning = bench::load_warning();
     if (!warning.empty()) std::printf("%s\n", warning.c_str());
 

@@ -165,8 +165,8 @@ int main(int argc, char** argv) {
     const std::string warning = bench::load_warning();
     if (!warning.empty()) std::printf("%s\n", warning.c_str());
     std::printf(
-        "vitlab ViT forward: median of %d runs after 1 warm-up (model building not timed)\n\n",
-        opt.reps);
+        "vitlab ViT forward: median of %d runs after 1 warm-up (model building not timed)\n%s\n\n",
+        opt.reps, bench::isa_line().c_str());
 
     forward_table().header();
     const ViTConfig config384 = ViTConfig::preset("vit_base_patch16_384");

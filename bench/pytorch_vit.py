@@ -14,6 +14,11 @@ forwards under torch.inference_mode(). The rows have bench_vit's columns (cpu/wa
 time of all threads over the wall time, below the thread count when other processes compete;
 cpu ms: the median CPU time of one forward, all threads together).
 The best (lowest median) setting is printed last, with the peak resident memory of its process.
+
+A fair baseline: OpenBLAS picks its kernels from the CPU when it loads, and 0.3.21 takes CPUs
+it does not know for old ones (a Sapphire Rapids became "Prescott", no AVX: 4.2 s a forward).
+The script prints the core OpenBLAS uses; when that core has no AVX2 but the CPU has AVX2 or
+AVX-512, every setting runs with OPENBLAS_CORETYPE=Haswell or SkylakeX, and it says so.
 """
 import argparse
 import os
@@ -27,6 +32,39 @@ SETTINGS = [(1, 1), (1, 2), (2, 1), (2, 2)]  # (torch threads, OPENBLAS_NUM_THRE
 COLUMNS = [("model", 34, "<"), ("batch", 5, ">"), ("threads", 7, ">"), ("median ms", 10, ">"),
            ("min ms", 9, ">"), ("images/s", 8, ">"), ("cpu/wall", 8, ">"),
            ("cpu ms", 9, ">")]
+
+
+# OpenBLAS cores (0.3.21) with AVX2 + FMA kernels; any other is generic or older.
+AVX2_CORES = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"}
+
+
+def openblas_core():
+    """The core OpenBLAS chose in this process, or None if torch does not use OpenBLAS."""
+    import ctypes
+    import torch  # noqa: F401  (loads the BLAS library)
+    with open("/proc/self/maps") as maps:
+        paths = sorted({l.split()[-1] for l in maps if "blas" in l and ".so" in l})
+    for path in paths:
+        try:
+            corename = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        return corename().decode()
+    return None
+
+
+def fair_coretype(core):
+    """OPENBLAS_CORETYPE to set when `core` has no AVX2 but this CPU does, else None."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = set(next(l for l in cpuinfo if l.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        pass
+    if core is None or core.lower() in AVX2_CORES or not {"avx2", "fma"} <= flags:
+        return None
+    return "SkylakeX" if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags else "Haswell"
 
 
 def row(cells):
@@ -57,6 +95,7 @@ def child(args):
     weights = 4 * sum(p.numel() for p in model.parameters())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
     print(f"#mem {peak} {weights} {median}")
+    print(f"#core {openblas_core()}")
     sys.stdout.flush()
 
 
@@ -71,23 +110,37 @@ def main():
         return child(args)
 
     print(f"PyTorch ViT forward: median of {args.reps} runs after 1 warm-up "
-          f"(model building not timed); each setting in its own process\n")
+          f"(model building not timed); each setting in its own process")
+    core = openblas_core()
+    coretype = fair_coretype(core)
+    extra_env = {}
+    if coretype:
+        extra_env["OPENBLAS_CORETYPE"] = coretype
+        print(f"OpenBLAS chose core {core} (no AVX2) on a CPU that has it: every setting runs "
+              f"with OPENBLAS_CORETYPE={coretype}")
+    elif core is None:
+        print("torch does not use OpenBLAS here: its own BLAS runs")
+    cores_used = set()
+    print()
     print(row([c for c, _, _ in COLUMNS]))
     print("  ".join("-" * w for _, w, _ in COLUMNS))
     best = None
     for torch_threads, blas_threads in SETTINGS:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads))
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), **extra_env)
         cmd = [sys.executable, os.path.abspath(__file__), "--torch-threads", str(torch_threads),
                "--reps", str(args.reps), "--image-size", str(args.image_size),
                "--batch", str(args.batch)]
         out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
         lines = out.strip().splitlines()
-        table_line = next(l for l in lines if not l.startswith("#mem"))
+        table_line = next(l for l in lines if not l.startswith("#"))
+        cores_used.add(next(l for l in lines if l.startswith("#core")).split()[1])
         peak, weights, median = next(l for l in lines if l.startswith("#mem")).split()[1:]
         print(table_line)
         sys.stdout.flush()
         if best is None or float(median) < best[0]:
             best = (float(median), table_line, int(peak), int(weights))
+    if core is not None:
+        print(f"OpenBLAS core in every setting: {', '.join(sorted(cores_used))}")
     print("\nbest setting:\n" + best[1])
     print(f"peak resident memory of that process: {best[2] / 2**20:.0f} MiB, "
           f"weights {best[3] / 2**20:.0f} MiB: peak / weights = {best[2] / best[3]:.3f}")

@@ -176,6 +176,7 @@ int info(const Args& args, std::ostream& out) {
         "preprocess  resize bicubic (crop_pct {}), center crop {}, mean {}, std "
         "{} ({})\n",
         p.crop_pct, p.input_size, floats(p.mean), floats(p.stddev), why);
+    out << fmt::format("kernels     {}\n", isa_summary());
     out << fmt::format("tensors     {} ({}), {} numbers\n", ck.stored.size(), dtypes,
                        grouped(stored_numel));
     size_t width = 0;

@@ -5,6 +5,7 @@
 // naive file next to its blocked file in tensor/ops/.
 #pragma once
 
+#include "tensor/cpu/isa.h"
 #include "tensor/format.h"
 #include "tensor/ops/cat.h"
 #include "tensor/ops/conv2d.h"

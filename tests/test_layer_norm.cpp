@@ -26,35 +26,48 @@ TEST_CASE("layer_norm: [1, 2, 3, 4] by hand") {
 }
 
 TEST_CASE("layer_norm: every row comes out with mean 0 and variance 1") {
-    Generator gen(1);
-    const Tensor x = randn({3, 7, 65}, gen) * 4.0f + 2.0f;
-    const Tensor out = layer_norm(x, ones({65}), zeros({65}), 0.0f);
-    CHECK(out.shape() == x.shape());
-    for (int64_t i = 0; i < 3; ++i)
-        for (int64_t j = 0; j < 7; ++j) {
-            double sum = 0.0, sq = 0.0;
-            for (int64_t c = 0; c < 65; ++c) sum += out.at({i, j, c});
-            for (int64_t c = 0; c < 65; ++c) sq += out.at({i, j, c}) * out.at({i, j, c});
-            CHECK(sum / 65 == doctest::Approx(0.0).epsilon(1e-5).scale(1.0));
-            CHECK(sq / 65 == doctest::Approx(1.0).epsilon(1e-5));
-        }
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(1);
+        const Tensor x = randn({3, 7, 65}, gen) * 4.0f + 2.0f;
+        const Tensor out = layer_norm(x, ones({65}), zeros({65}), 0.0f);
+        CHECK(out.shape() == x.shape());
+        for (int64_t i = 0; i < 3; ++i)
+            for (int64_t j = 0; j < 7; ++j) {
+                double sum = 0.0, sq = 0.0;
+                for (int64_t c = 0; c < 65; ++c) sum += out.at({i, j, c});
+                for (int64_t c = 0; c < 65; ++c) sq += out.at({i, j, c}) * out.at({i, j, c});
+                CHECK(sum / 65 == doctest::Approx(0.0).epsilon(1e-5).scale(1.0));
+                CHECK(sq / 65 == doctest::Approx(1.0).epsilon(1e-5));
+            }
+    }
 }
 
 TEST_CASE("layer_norm: a constant row, or a last dim of size 1, gives the bias") {
-    // x - mean is exactly 0, and eps keeps 1 / sqrt(var + eps) finite.
-    const Tensor b = from_vector({0.5f, -1, 2}, {3});
-    check_close(layer_norm(full({2, 3}, 7.0f), ones({3}), b), b.expand({2, 3}), 0.0f, 0.0f);
-    Generator gen(2);
-    const Tensor x = randn({4, 1}, gen);
-    check_close(layer_norm(x, full({1}, 3.0f), full({1}, 0.25f)), full({4, 1}, 0.25f), 0.0f, 0.0f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // x - mean is exactly 0, and eps keeps 1 / sqrt(var + eps) finite.
+        const Tensor b = from_vector({0.5f, -1, 2}, {3});
+        check_close(layer_norm(full({2, 3}, 7.0f), ones({3}), b), b.expand({2, 3}), 0.0f, 0.0f);
+        Generator gen(2);
+        const Tensor x = randn({4, 1}, gen);
+        check_close(layer_norm(x, full({1}, 3.0f), full({1}, 0.25f)), full({4, 1}, 0.25f), 0.0f,
+                    0.0f);
+    }
 }
 
 TEST_CASE("layer_norm: a mean far from zero costs no precision (two-pass variance)") {
-    // In float, E[x^2] - E[x]^2 for x near 1e4 would lose the spread of 1..4 entirely.
-    const Tensor near = layer_norm(from_vector({1, 2, 3, 4}, {4}), ones({4}), zeros({4}));
-    const Tensor far =
-        layer_norm(from_vector({10001, 10002, 10003, 10004}, {4}), ones({4}), zeros({4}));
-    check_close(far, near, 1e-6f, 1e-6f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // In float, E[x^2] - E[x]^2 for x near 1e4 would lose the spread of 1..4 entirely.
+        const Tensor near = layer_norm(from_vector({1, 2, 3, 4}, {4}), ones({4}), zeros({4}));
+        const Tensor far =
+            layer_norm(from_vector({10001, 10002, 10003, 10004}, {4}), ones({4}), zeros({4}));
+        check_close(far, near, 1e-6f, 1e-6f);
+    }
 }
 
 TEST_CASE("layer_norm: eps matters when the variance is tiny") {
@@ -103,41 +116,54 @@ TEST_CASE("layer_norm: weight or bias of the wrong size throws ShapeError with t
 }
 
 TEST_CASE("layer_norm: matches F.layer_norm with random weight, bias and eps") {
-    const auto f = fixture("layer_norm");
-    for (const char* name : {"basic", "small_var", "shifted", "one_feature"}) {
-        const std::string c = name;
-        CAPTURE(c);
-        check_close(layer_norm(f[c + ".x"], f[c + ".weight"], f[c + ".bias"], f[c + ".eps"].item()),
-                    f[c + ".out"], 1e-5f, 1e-5f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        const auto f = fixture("layer_norm");
+        for (const char* name : {"basic", "small_var", "shifted", "one_feature"}) {
+            const std::string c = name;
+            CAPTURE(c);
+            check_close(
+                layer_norm(f[c + ".x"], f[c + ".weight"], f[c + ".bias"], f[c + ".eps"].item()),
+                f[c + ".out"], 1e-5f, 1e-5f);
+        }
     }
 }
 
 TEST_CASE("layer_norm: blocked matches naive for C = 1, 3, 7, 17, 63, 64, 65, 577, 768") {
-    Generator gen(4);
-    for (int64_t C : {1, 3, 7, 17, 63, 64, 65, 577, 768}) {
-        CAPTURE(C);
-        const Tensor w = randn({C}, gen), b = randn({C}, gen);
-        // A spread of 3 around a mean of 50: the float sums must not lose the spread.
-        const Tensor x = randn({5, C}, gen) * 3.0f + 50.0f;
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(4);
+        for (int64_t C : {1, 3, 7, 17, 63, 64, 65, 577, 768}) {
+            CAPTURE(C);
+            const Tensor w = randn({C}, gen), b = randn({C}, gen);
+            // A spread of 3 around a mean of 50: the float sums must not lose the spread.
+            const Tensor x = randn({5, C}, gen) * 3.0f + 50.0f;
+            check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+            check_close(layer_norm_blocked(x.transpose(0, 1).contiguous().transpose(0, 1), w, b),
+                        layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+        }
+        // Many rows: split across threads.
+        const Tensor x = randn({577, 768}, gen), w = randn({768}, gen), b = randn({768}, gen);
         check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
-        check_close(layer_norm_blocked(x.transpose(0, 1).contiguous().transpose(0, 1), w, b),
-                    layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
     }
-    // Many rows: split across threads.
-    const Tensor x = randn({577, 768}, gen), w = randn({768}, gen), b = randn({768}, gen);
-    check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
 }
 
 TEST_CASE("layer_norm: blocked keeps the spread when the mean is 1e4 times larger") {
-    // Float lanes summing x ~ 1e4 +- 1: the corrected two-pass formula recovers the variance.
-    Generator gen(5);
-    const Tensor x = randn({4, 768}, gen) + 10000.0f;
-    const Tensor w = ones({768}), b = zeros({768});
-    check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
-    const Tensor out = layer_norm_blocked(x, w, b);
-    double sq = 0.0;
-    for (int64_t c = 0; c < 768; ++c) sq += out.at({0, c}) * out.at({0, c});
-    CHECK(sq / 768 == doctest::Approx(1.0).epsilon(1e-5));
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // Float lanes summing x ~ 1e4 +- 1: the corrected two-pass formula recovers the variance.
+        Generator gen(5);
+        const Tensor x = randn({4, 768}, gen) + 10000.0f;
+        const Tensor w = ones({768}), b = zeros({768});
+        check_close(layer_norm_blocked(x, w, b), layer_norm_naive(x, w, b), 1e-5f, 1e-5f);
+        const Tensor out = layer_norm_blocked(x, w, b);
+        double sq = 0.0;
+        for (int64_t c = 0; c < 768; ++c) sq += out.at({0, c}) * out.at({0, c});
+        CHECK(sq / 768 == doctest::Approx(1.0).epsilon(1e-5));
+    }
 }
 
 TEST_CASE("layer_norm: Kernel::Default follows the process-wide kernel") {
@@ -154,19 +180,23 @@ TEST_CASE("layer_norm: Kernel::Default follows the process-wide kernel") {
 }
 
 TEST_CASE("layer_norm: a row's result does not depend on the rows around it") {
-    // The blocked kernel normalises rows two at a time; each row must still get exactly the
-    // bits it gets alone (and so with any thread count).
-    Generator gen(31);
-    for (int64_t C : {5, 8, 17, 768}) {
-        CAPTURE(C);
-        const Tensor x = randn({7, C}, gen) * 3.0f + 1.0f;
-        const Tensor w = randn({C}, gen), b = randn({C}, gen);
-        const Tensor all = layer_norm_blocked(x, w, b, 1e-6f);
-        for (int64_t r = 0; r < 7; ++r) {
-            const Tensor alone = layer_norm_blocked(x.narrow(0, r, 1), w, b, 1e-6f);
-            CHECK(max_abs_diff(all.narrow(0, r, 1), alone) == 0.0f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // The blocked kernel normalises rows two at a time; each row must still get exactly the
+        // bits it gets alone (and so with any thread count).
+        Generator gen(31);
+        for (int64_t C : {5, 8, 17, 768}) {
+            CAPTURE(C);
+            const Tensor x = randn({7, C}, gen) * 3.0f + 1.0f;
+            const Tensor w = randn({C}, gen), b = randn({C}, gen);
+            const Tensor all = layer_norm_blocked(x, w, b, 1e-6f);
+            for (int64_t r = 0; r < 7; ++r) {
+                const Tensor alone = layer_norm_blocked(x.narrow(0, r, 1), w, b, 1e-6f);
+                CHECK(max_abs_diff(all.narrow(0, r, 1), alone) == 0.0f);
+            }
+            const Tensor odd_start = layer_norm_blocked(x.narrow(0, 1, 6), w, b, 1e-6f);
+            CHECK(max_abs_diff(all.narrow(0, 1, 6), odd_start) == 0.0f);
         }
-        const Tensor odd_start = layer_norm_blocked(x.narrow(0, 1, 6), w, b, 1e-6f);
-        CHECK(max_abs_diff(all.narrow(0, 1, 6), odd_start) == 0.0f);
     }
 }

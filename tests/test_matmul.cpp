@@ -188,93 +188,118 @@ TEST_CASE("matmul: gemm checks its output tensor") {
 // ---- naive vs blocked ---------------------------------------------------------------------
 
 TEST_CASE("matmul: naive and blocked agree on every M, N, K in {1, 3, 7, 17, 63, 64, 65}") {
-    Generator gen(7);
-    const int64_t sizes[] = {1, 3, 7, 17, 63, 64, 65};
-    for (int64_t M : sizes)
-        for (int64_t N : sizes)
-            for (int64_t K : sizes)
-                check_naive_and_blocked_agree(randn({M, K}, gen), randn({K, N}, gen));
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(7);
+        const int64_t sizes[] = {1, 3, 7, 17, 63, 64, 65};
+        for (int64_t M : sizes)
+            for (int64_t N : sizes)
+                for (int64_t K : sizes)
+                    check_naive_and_blocked_agree(randn({M, K}, gen), randn({K, N}, gen));
+    }
 }
 
 TEST_CASE("matmul: naive and blocked agree when a size is 577 (several K blocks, tile edges)") {
-    Generator gen(8);
-    const Shape shapes[] = {
-        {577, 64, 65}, {63, 577, 17}, {17, 65, 577}, {64, 577, 64}, {1, 577, 577}};
-    for (const Shape& s : shapes)  // (M, K, N)
-        check_naive_and_blocked_agree(randn({s[0], s[1]}, gen), randn({s[1], s[2]}, gen));
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(8);
+        const Shape shapes[] = {
+            {577, 64, 65}, {63, 577, 17}, {17, 65, 577}, {64, 577, 64}, {1, 577, 577}};
+        for (const Shape& s : shapes)  // (M, K, N)
+            check_naive_and_blocked_agree(randn({s[0], s[1]}, gen), randn({s[1], s[2]}, gen));
+    }
 }
 
 TEST_CASE("matmul: non-contiguous operands (transposed, sliced with a step, expanded)") {
-    Generator gen(9);
-    const Tensor base_a = randn({40, 70}, gen), base_b = randn({90, 50}, gen);
-    const Tensor a_t = base_a.transpose(0, 1);                  // (70, 40), strides (1, 70)
-    const Tensor b_step = base_b.slice(0, 0, 80, 2);            // (40, 50), every other row
-    const Tensor b_cols = base_b.slice(1, 1, 50, 3);            // (90, 17), every third column
-    const Tensor b_row = randn({1, 33}, gen).expand({40, 33});  // stride 0 rows
-    REQUIRE_FALSE(a_t.is_contiguous());
-    REQUIRE_FALSE(b_step.is_contiguous());
-    for (Kernel k : kBoth) {
-        check_close(matmul(a_t, b_step, k), matmul(a_t.contiguous(), b_step.contiguous(), k), 0, 0);
-        check_close(matmul(base_b.transpose(0, 1), b_cols, k),
-                    matmul(base_b.transpose(0, 1).contiguous(), b_cols.contiguous(), k), 0, 0);
-        check_close(matmul(a_t, b_row, k), matmul(a_t, b_row.contiguous(), k), 0, 0);
-        // A Linear layer's x @ W^T with a batch: (2, 70, 40) @ (40, 30) where W is (30, 40).
-        const Tensor w = randn({30, 40}, gen), x = randn({2, 70, 40}, gen);
-        check_close(matmul(x, w.transpose(0, 1), k), matmul(x, w.transpose(0, 1).contiguous(), k),
-                    0, 0);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(9);
+        const Tensor base_a = randn({40, 70}, gen), base_b = randn({90, 50}, gen);
+        const Tensor a_t = base_a.transpose(0, 1);                  // (70, 40), strides (1, 70)
+        const Tensor b_step = base_b.slice(0, 0, 80, 2);            // (40, 50), every other row
+        const Tensor b_cols = base_b.slice(1, 1, 50, 3);            // (90, 17), every third column
+        const Tensor b_row = randn({1, 33}, gen).expand({40, 33});  // stride 0 rows
+        REQUIRE_FALSE(a_t.is_contiguous());
+        REQUIRE_FALSE(b_step.is_contiguous());
+        for (Kernel k : kBoth) {
+            check_close(matmul(a_t, b_step, k), matmul(a_t.contiguous(), b_step.contiguous(), k), 0,
+                        0);
+            check_close(matmul(base_b.transpose(0, 1), b_cols, k),
+                        matmul(base_b.transpose(0, 1).contiguous(), b_cols.contiguous(), k), 0, 0);
+            check_close(matmul(a_t, b_row, k), matmul(a_t, b_row.contiguous(), k), 0, 0);
+            // A Linear layer's x @ W^T with a batch: (2, 70, 40) @ (40, 30) where W is (30, 40).
+            const Tensor w = randn({30, 40}, gen), x = randn({2, 70, 40}, gen);
+            check_close(matmul(x, w.transpose(0, 1), k),
+                        matmul(x, w.transpose(0, 1).contiguous(), k), 0, 0);
+        }
+        check_naive_and_blocked_agree(a_t, b_step);
+        check_naive_and_blocked_agree(base_b.transpose(0, 1), b_cols);
+        check_naive_and_blocked_agree(a_t, b_row);
     }
-    check_naive_and_blocked_agree(a_t, b_step);
-    check_naive_and_blocked_agree(base_b.transpose(0, 1), b_cols);
-    check_naive_and_blocked_agree(a_t, b_row);
 }
 
 TEST_CASE("matmul: blocked gives bit-identical results with 1 and 2 threads") {
-    Generator gen(10);
-    // Tall (threads split rows), wide (threads split columns), and ragged; the last two are
-    // wide with an a large enough to be packed by both threads together (ragged K too).
-    const Shape shapes[] = {{577, 96, 64},  {20, 130, 577},  {131, 300, 131},
-                            {97, 700, 400}, {61, 1100, 250}, {577, 768, 768}};
-    for (const Shape& s : shapes) {
-        const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
-        Tensor one, two;
-        {
-            ThreadsForTest t(1);
-            one = matmul_blocked(a, b);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(10);
+        // Tall (threads split rows), wide (threads split columns), and ragged; the last two are
+        // wide with an a large enough to be packed by both threads together (ragged K too).
+        const Shape shapes[] = {{577, 96, 64},  {20, 130, 577},  {131, 300, 131},
+                                {97, 700, 400}, {61, 1100, 250}, {577, 768, 768}};
+        for (const Shape& s : shapes) {
+            const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
+            Tensor one, two;
+            {
+                ThreadsForTest t(1);
+                one = matmul_blocked(a, b);
+            }
+            {
+                ThreadsForTest t(2);
+                two = matmul_blocked(a, b);
+            }
+            CHECK(max_abs_diff(one, two) == 0.0f);
+            if (s[0] * s[1] * s[2] < 100'000'000) check_naive_and_blocked_agree(a, b);
         }
-        {
-            ThreadsForTest t(2);
-            two = matmul_blocked(a, b);
-        }
-        CHECK(max_abs_diff(one, two) == 0.0f);
-        if (s[0] * s[1] * s[2] < 100'000'000) check_naive_and_blocked_agree(a, b);
     }
 }
 
 TEST_CASE("matmul: gemm_blocked overwrites c, whatever it held") {
-    Generator gen(11);
-    const Tensor a = randn({13, 300}, gen), b = randn({300, 33}, gen);
-    Tensor c = full({13, 33}, NAN);
-    gemm_blocked(a, b, c);
-    check_close(c, matmul_naive(a, b), 1e-4f, 1e-4f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(11);
+        const Tensor a = randn({13, 300}, gen), b = randn({300, 33}, gen);
+        Tensor c = full({13, 33}, NAN);
+        gemm_blocked(a, b, c);
+        check_close(c, matmul_naive(a, b), 1e-4f, 1e-4f);
+    }
 }
 
 // ---- the ladder (matmul_ladder.h) ---------------------------------------------------------
 
 TEST_CASE("matmul: every rung of the ladder agrees with naive, edges and strides included") {
-    Generator gen(12);
-    // (M, K, N): tile edges of the 4 x 16 and 6 x 16 tiles, K across several blocks.
-    const Shape shapes[] = {{1, 1, 1}, {3, 7, 17}, {17, 65, 63}, {65, 300, 33}, {7, 577, 64}};
-    for (const MatmulRung& rung : matmul_ladder())
-        for (const Shape& s : shapes) {
-            INFO("rung ", rung.name);
-            const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
-            Tensor c = full({s[0], s[2]}, NAN);  // every rung must overwrite c
-            rung.gemm(a, b, c);
-            check_agrees_with_naive(a, b, c, rung.name);
-            const Tensor a_t = randn({s[1], s[0]}, gen).transpose(0, 1);  // non-contiguous
-            rung.gemm(a_t, b, c);
-            check_agrees_with_naive(a_t, b, c, rung.name);
-        }
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(12);
+        // (M, K, N): tile edges of the 4 x 16 and 6 x 16 tiles, K across several blocks.
+        const Shape shapes[] = {{1, 1, 1}, {3, 7, 17}, {17, 65, 63}, {65, 300, 33}, {7, 577, 64}};
+        for (const MatmulRung& rung : matmul_ladder())
+            for (const Shape& s : shapes) {
+                INFO("rung ", rung.name);
+                const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
+                Tensor c = full({s[0], s[2]}, NAN);  // every rung must overwrite c
+                rung.gemm(a, b, c);
+                check_agrees_with_naive(a, b, c, rung.name);
+                const Tensor a_t = randn({s[1], s[0]}, gen).transpose(0, 1);  // non-contiguous
+                rung.gemm(a_t, b, c);
+                check_agrees_with_naive(a_t, b, c, rung.name);
+            }
+    }
 }
 
 TEST_CASE("matmul: the ladder is five named rungs ending with gemm_blocked") {
@@ -298,35 +323,46 @@ TEST_CASE("matmul: ladder rungs check their arguments like gemm_naive") {
 // ---- b packed once (PackedB) ---------------------------------------------------------------
 
 TEST_CASE("matmul: a packed b gives the same bits as matmul_blocked, any shape or strides") {
-    Generator gen(13);
-    const Shape shapes[] = {{1, 1, 1}, {7, 3, 17}, {65, 300, 33}, {577, 577, 64}, {20, 130, 577}};
-    for (const Shape& s : shapes) {  // (M, K, N)
-        const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
-        const Tensor w = randn({s[2], s[1]}, gen);  // a Linear weight (N, K): b = w^T
-        for (int threads : {1, 2}) {
-            ThreadsForTest t(threads);
-            CHECK(max_abs_diff(matmul(a, pack_b(b)), matmul_blocked(a, b)) == 0.0f);
-            const Tensor wt = w.transpose(0, 1);
-            CHECK(max_abs_diff(matmul(a, pack_b(wt)), matmul_blocked(a, wt)) == 0.0f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(13);
+        const Shape shapes[] = {
+            {1, 1, 1}, {7, 3, 17}, {65, 300, 33}, {577, 577, 64}, {20, 130, 577}};
+        for (const Shape& s : shapes) {  // (M, K, N)
+            const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
+            const Tensor w = randn({s[2], s[1]}, gen);  // a Linear weight (N, K): b = w^T
+            for (int threads : {1, 2}) {
+                ThreadsForTest t(threads);
+                CHECK(max_abs_diff(matmul(a, pack_b(b)), matmul_blocked(a, b)) == 0.0f);
+                const Tensor wt = w.transpose(0, 1);
+                CHECK(max_abs_diff(matmul(a, pack_b(wt)), matmul_blocked(a, wt)) == 0.0f);
+            }
+            check_agrees_with_naive(a, b, matmul(a, pack_b(b)), "packed");
         }
-        check_agrees_with_naive(a, b, matmul(a, pack_b(b)), "packed");
     }
 }
 
 TEST_CASE("matmul: b = W^T (a Linear weight) packs to the same panels as a contiguous copy") {
-    // The blocked packer reads a transposed b 8 x 8 at a time; ragged K (not a multiple of 8,
-    // or past one KC block) and ragged N (not a multiple of the tile) take the other paths.
-    Generator gen(15);
-    const Shape shapes[] = {{5, 13, 40}, {9, 300, 35}, {3, 257, 48}, {17, 64, 16}, {6, 8, 8}};
-    for (const Shape& s : shapes) {  // (M, K, N)
-        const Tensor a = randn({s[0], s[1]}, gen);
-        const Tensor wt = randn({s[2], s[1]}, gen).transpose(0, 1);  // (K, N), strides (1, K)
-        for (int threads : {1, 2}) {
-            ThreadsForTest t(threads);
-            CHECK(max_abs_diff(matmul_blocked(a, wt), matmul_blocked(a, wt.contiguous())) == 0.0f);
-            CHECK(max_abs_diff(matmul(a, pack_b(wt)), matmul_blocked(a, wt.contiguous())) == 0.0f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // The blocked packer reads a transposed b 8 x 8 at a time; ragged K (not a multiple of 8,
+        // or past one KC block) and ragged N (not a multiple of the tile) take the other paths.
+        Generator gen(15);
+        const Shape shapes[] = {{5, 13, 40}, {9, 300, 35}, {3, 257, 48}, {17, 64, 16}, {6, 8, 8}};
+        for (const Shape& s : shapes) {  // (M, K, N)
+            const Tensor a = randn({s[0], s[1]}, gen);
+            const Tensor wt = randn({s[2], s[1]}, gen).transpose(0, 1);  // (K, N), strides (1, K)
+            for (int threads : {1, 2}) {
+                ThreadsForTest t(threads);
+                CHECK(max_abs_diff(matmul_blocked(a, wt), matmul_blocked(a, wt.contiguous())) ==
+                      0.0f);
+                CHECK(max_abs_diff(matmul(a, pack_b(wt)), matmul_blocked(a, wt.contiguous())) ==
+                      0.0f);
+            }
+            check_agrees_with_naive(a, wt, matmul_blocked(a, wt), "W^T");
         }
-        check_agrees_with_naive(a, wt, matmul_blocked(a, wt), "W^T");
     }
 }
 
@@ -393,15 +429,21 @@ TEST_CASE("matmul: nn::Linear packs its weight once on request and drops the pac
 // ---- PyTorch ------------------------------------------------------------------------------
 
 TEST_CASE("matmul: matches torch.matmul") {
-    const auto f = fixture("matmul");
-    const char* cases[] = {"mm",        "dot",       "vec_mat",   "mat_vec",   "bmm",   "broadcast",
-                           "batch_mat", "mat_batch", "vec_batch", "batch_vec", "edges", "empty_k"};
-    for (Kernel k : kBoth)
-        for (const std::string name : cases) {
-            INFO("case ", name, ", kernel ", to_string(k));
-            check_close(matmul(f[name + ".a"], f[name + ".b"], k), f[name + ".out"], 1e-4f, 1e-4f);
-        }
-    for (Kernel k : kBoth)
-        check_close(matmul(f["transposed.a"].transpose(0, 1), f["transposed.b"], k),
-                    f["transposed.out"], 1e-4f, 1e-4f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        const auto f = fixture("matmul");
+        const char* cases[] = {"mm",        "dot",       "vec_mat",   "mat_vec",
+                               "bmm",       "broadcast", "batch_mat", "mat_batch",
+                               "vec_batch", "batch_vec", "edges",     "empty_k"};
+        for (Kernel k : kBoth)
+            for (const std::string name : cases) {
+                INFO("case ", name, ", kernel ", to_string(k));
+                check_close(matmul(f[name + ".a"], f[name + ".b"], k), f[name + ".out"], 1e-4f,
+                            1e-4f);
+            }
+        for (Kernel k : kBoth)
+            check_close(matmul(f["transposed.a"].transpose(0, 1), f["transposed.b"], k),
+                        f["transposed.out"], 1e-4f, 1e-4f);
+    }
 }

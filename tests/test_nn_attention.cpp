@@ -12,17 +12,21 @@ using vitlab::testing::fixture;
 using vitlab::testing::ThreadsForTest;
 
 TEST_CASE("Attention: matches torch.nn.MultiheadAttention, output and per-head probabilities") {
-    auto f = fixture("nn_layers");
-    Generator gen(0);
-    nn::Attention attn(16, 4, true, gen);
-    attn.load_state_dict({{"qkv.weight", f["attention.qkv.weight"]},
-                          {"qkv.bias", f["attention.qkv.bias"]},
-                          {"proj.weight", f["attention.proj.weight"]},
-                          {"proj.bias", f["attention.proj.bias"]}});
-    Tensor probs;
-    Tensor y = attn(f["attention.in"], &probs);
-    check_close(y, f["attention.out"], 1e-5f, 1e-5f);
-    check_close(probs, f["attention.probs"], 1e-6f, 1e-5f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        auto f = fixture("nn_layers");
+        Generator gen(0);
+        nn::Attention attn(16, 4, true, gen);
+        attn.load_state_dict({{"qkv.weight", f["attention.qkv.weight"]},
+                              {"qkv.bias", f["attention.qkv.bias"]},
+                              {"proj.weight", f["attention.proj.weight"]},
+                              {"proj.bias", f["attention.proj.bias"]}});
+        Tensor probs;
+        Tensor y = attn(f["attention.in"], &probs);
+        check_close(y, f["attention.out"], 1e-5f, 1e-5f);
+        check_close(probs, f["attention.probs"], 1e-6f, 1e-5f);
+    }
 }
 
 TEST_CASE("Attention: probabilities are (B, heads, N, N) and every row sums to 1") {
@@ -104,109 +108,137 @@ Heads heads_from_qkv(int64_t B, int64_t H, int64_t N, int64_t D, Generator& gen)
 }  // namespace
 
 TEST_CASE("attention_heads: a hand-computed head, in both versions") {
-    // One head, N = 2 tokens, D = 1, scale 1. q = (1, 0), k = (0, ln 3), v = (4, 8):
-    //   token 0: scores (0, ln 3) -> softmax (1/4, 3/4) -> 4/4 + 3*8/4 = 7
-    //   token 1: scores (0, 0)    -> softmax (1/2, 1/2) -> 6
-    const Tensor q = from_vector({1.0f, 0.0f}, {1, 1, 2, 1});
-    const Tensor k = from_vector({0.0f, std::log(3.0f)}, {1, 1, 2, 1});
-    const Tensor v = from_vector({4.0f, 8.0f}, {1, 1, 2, 1});
-    for (Kernel kernel : {Kernel::Naive, Kernel::Blocked}) {
-        CAPTURE(to_string(kernel));
-        Tensor probs;
-        const Tensor out = nn::attention_heads(q, k, v, 1.0f, &probs, kernel);
-        check_close(out, from_vector({7.0f, 6.0f}, {1, 2, 1}), 1e-5f);
-        check_close(probs, from_vector({0.25f, 0.75f, 0.5f, 0.5f}, {1, 1, 2, 2}), 1e-6f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // One head, N = 2 tokens, D = 1, scale 1. q = (1, 0), k = (0, ln 3), v = (4, 8):
+        //   token 0: scores (0, ln 3) -> softmax (1/4, 3/4) -> 4/4 + 3*8/4 = 7
+        //   token 1: scores (0, 0)    -> softmax (1/2, 1/2) -> 6
+        const Tensor q = from_vector({1.0f, 0.0f}, {1, 1, 2, 1});
+        const Tensor k = from_vector({0.0f, std::log(3.0f)}, {1, 1, 2, 1});
+        const Tensor v = from_vector({4.0f, 8.0f}, {1, 1, 2, 1});
+        for (Kernel kernel : {Kernel::Naive, Kernel::Blocked}) {
+            CAPTURE(to_string(kernel));
+            Tensor probs;
+            const Tensor out = nn::attention_heads(q, k, v, 1.0f, &probs, kernel);
+            check_close(out, from_vector({7.0f, 6.0f}, {1, 2, 1}), 1e-5f);
+            check_close(probs, from_vector({0.25f, 0.75f, 0.5f, 0.5f}, {1, 1, 2, 2}), 1e-6f);
+        }
     }
 }
 
 TEST_CASE("attention_heads: blocked matches naive on ragged sizes, probabilities included") {
-    Generator gen(10);
-    // N crosses the row block and the register tile's edges; D is below, at and above a panel.
-    const struct {
-        int64_t B, H, N, D;
-    } cases[] = {{1, 1, 1, 1},  {1, 2, 3, 5},   {2, 3, 7, 4},    {1, 2, 17, 16}, {1, 1, 63, 64},
-                 {2, 1, 64, 3}, {1, 1, 65, 17}, {1, 1, 577, 64}, {1, 2, 100, 33}};
-    for (const auto& c : cases) {
-        CAPTURE(c.B);
-        CAPTURE(c.H);
-        CAPTURE(c.N);
-        CAPTURE(c.D);
-        const Heads t = heads_from_qkv(c.B, c.H, c.N, c.D, gen);
-        const float scale = 1.0f / std::sqrt(float(c.D));
-        Tensor p_naive, p_blocked;
-        const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
-        const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
-        REQUIRE(blocked.shape() == Shape{c.B, c.N, c.H * c.D});
-        check_close(blocked, naive, 1e-5f, 1e-5f);
-        check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(10);
+        // N crosses the row block and the register tile's edges; D is below, at and above a panel.
+        const struct {
+            int64_t B, H, N, D;
+        } cases[] = {{1, 1, 1, 1},  {1, 2, 3, 5},   {2, 3, 7, 4},    {1, 2, 17, 16}, {1, 1, 63, 64},
+                     {2, 1, 64, 3}, {1, 1, 65, 17}, {1, 1, 577, 64}, {1, 2, 100, 33}};
+        for (const auto& c : cases) {
+            CAPTURE(c.B);
+            CAPTURE(c.H);
+            CAPTURE(c.N);
+            CAPTURE(c.D);
+            const Heads t = heads_from_qkv(c.B, c.H, c.N, c.D, gen);
+            const float scale = 1.0f / std::sqrt(float(c.D));
+            Tensor p_naive, p_blocked;
+            const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
+            const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
+            REQUIRE(blocked.shape() == Shape{c.B, c.N, c.H * c.D});
+            check_close(blocked, naive, 1e-5f, 1e-5f);
+            check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+        }
     }
 }
 
 TEST_CASE("attention_heads: any scale, zero and negative included, as in the formula") {
-    // softmax(s * scale) needs the largest s * scale: for scale < 0 that is at the smallest s.
-    // N = 29 leaves a tail shorter than a register, whose unused lanes must not reach the sum
-    // (with scale 0 a -inf fill would give 0 * -inf = NaN there).
-    Generator gen(13);
-    const Heads t = heads_from_qkv(1, 2, 29, 8, gen);
-    for (float scale : {0.35f, 0.0f, -0.35f, -3.0f}) {
-        CAPTURE(scale);
-        Tensor p_naive, p_blocked;
-        const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
-        const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
-        check_close(blocked, naive, 1e-5f, 1e-5f);
-        check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // softmax(s * scale) needs the largest s * scale: for scale < 0 that is at the smallest s.
+        // N = 29 leaves a tail shorter than a register, whose unused lanes must not reach the sum
+        // (with scale 0 a -inf fill would give 0 * -inf = NaN there).
+        Generator gen(13);
+        const Heads t = heads_from_qkv(1, 2, 29, 8, gen);
+        for (float scale : {0.35f, 0.0f, -0.35f, -3.0f}) {
+            CAPTURE(scale);
+            Tensor p_naive, p_blocked;
+            const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
+            const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
+            check_close(blocked, naive, 1e-5f, 1e-5f);
+            check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+        }
     }
 }
 
 TEST_CASE("attention_heads: blocked reads contiguous, transposed and sliced inputs alike") {
-    Generator gen(11);
-    const int64_t B = 2, H = 3, N = 29, D = 8;
-    const Tensor q = randn({B, H, N, D}, gen);
-    const Tensor k = randn({B, H, D, N}, gen).transpose(-2, -1);    // (B, H, N, D), transposed
-    const Tensor v = randn({B, H, N, 2 * D}, gen).narrow(3, D, D);  // (B, H, N, D), sliced
-    const Tensor expected = nn::attention_heads_naive(q, k.contiguous(), v.contiguous(), 0.3f);
-    check_close(nn::attention_heads_blocked(q, k, v, 0.3f), expected, 1e-5f, 1e-5f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(11);
+        const int64_t B = 2, H = 3, N = 29, D = 8;
+        const Tensor q = randn({B, H, N, D}, gen);
+        const Tensor k = randn({B, H, D, N}, gen).transpose(-2, -1);    // (B, H, N, D), transposed
+        const Tensor v = randn({B, H, N, 2 * D}, gen).narrow(3, D, D);  // (B, H, N, D), sliced
+        const Tensor expected = nn::attention_heads_naive(q, k.contiguous(), v.contiguous(), 0.3f);
+        check_close(nn::attention_heads_blocked(q, k, v, 0.3f), expected, 1e-5f, 1e-5f);
+    }
 }
 
 TEST_CASE("attention_heads: 1 and 2 threads give identical bits") {
-    Generator gen(12);
-    const Heads t = heads_from_qkv(1, 3, 150, 64, gen);
-    Tensor one, two, p_one, p_two;
-    {
-        ThreadsForTest threads(1);
-        one = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_one);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(12);
+        const Heads t = heads_from_qkv(1, 3, 150, 64, gen);
+        Tensor one, two, p_one, p_two;
+        {
+            ThreadsForTest threads(1);
+            one = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_one);
+        }
+        {
+            ThreadsForTest threads(2);
+            two = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_two);
+        }
+        CHECK(max_abs_diff(one, two) == 0.0f);
+        CHECK(max_abs_diff(p_one, p_two) == 0.0f);
     }
-    {
-        ThreadsForTest threads(2);
-        two = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_two);
-    }
-    CHECK(max_abs_diff(one, two) == 0.0f);
-    CHECK(max_abs_diff(p_one, p_two) == 0.0f);
 }
 
 TEST_CASE("attention_heads: huge scores do not overflow; the largest wins") {
-    // Scores of 1e4 and more: exp without subtracting the row max would give inf / inf = NaN.
-    Tensor q = full({1, 1, 3, 2}, 100.0f);
-    Tensor k = from_vector({100.0f, 100.0f, 99.0f, 99.0f, 90.0f, 90.0f}, {1, 1, 3, 2});
-    Tensor v = from_vector({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {1, 1, 3, 2});
-    Tensor probs;
-    const Tensor out = nn::attention_heads_blocked(q, k, v, 1.0f, &probs);
-    // scores (20000, 19800, 18000) per row: exp(-200) is 0 in float, so token 0 takes all
-    check_close(out, from_vector({1, 2, 1, 2, 1, 2}, {1, 3, 2}), 0.0f);
-    check_close(probs.select(3, 0), ones({1, 1, 3}), 0.0f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        // Scores of 1e4 and more: exp without subtracting the row max would give inf / inf = NaN.
+        Tensor q = full({1, 1, 3, 2}, 100.0f);
+        Tensor k = from_vector({100.0f, 100.0f, 99.0f, 99.0f, 90.0f, 90.0f}, {1, 1, 3, 2});
+        Tensor v = from_vector({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {1, 1, 3, 2});
+        Tensor probs;
+        const Tensor out = nn::attention_heads_blocked(q, k, v, 1.0f, &probs);
+        // scores (20000, 19800, 18000) per row: exp(-200) is 0 in float, so token 0 takes all
+        check_close(out, from_vector({1, 2, 1, 2, 1, 2}, {1, 3, 2}), 0.0f);
+        check_close(probs.select(3, 0), ones({1, 1, 3}), 0.0f);
+    }
 }
 
 TEST_CASE("attention_heads: empty batches and single tokens") {
-    Generator gen(13);
-    const Heads empty_batch = heads_from_qkv(0, 2, 5, 4, gen);
-    CHECK(nn::attention_heads_blocked(empty_batch.q, empty_batch.k, empty_batch.v, 0.5f).shape() ==
-          Shape{0, 5, 8});
-    // One token attends only to itself: probability 1, output v.
-    const Heads one = heads_from_qkv(2, 3, 1, 5, gen);
-    Tensor probs;
-    const Tensor out = nn::attention_heads_blocked(one.q, one.k, one.v, 0.5f, &probs);
-    check_close(out, one.v.transpose(1, 2).reshape({2, 1, 15}), 0.0f);
-    check_close(probs, ones({2, 3, 1, 1}), 0.0f);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(13);
+        const Heads empty_batch = heads_from_qkv(0, 2, 5, 4, gen);
+        CHECK(nn::attention_heads_blocked(empty_batch.q, empty_batch.k, empty_batch.v, 0.5f)
+                  .shape() == Shape{0, 5, 8});
+        // One token attends only to itself: probability 1, output v.
+        const Heads one = heads_from_qkv(2, 3, 1, 5, gen);
+        Tensor probs;
+        const Tensor out = nn::attention_heads_blocked(one.q, one.k, one.v, 0.5f, &probs);
+        check_close(out, one.v.transpose(1, 2).reshape({2, 1, 15}), 0.0f);
+        check_close(probs, ones({2, 3, 1, 1}), 0.0f);
+    }
 }
 
 TEST_CASE("attention_heads: q, k, v of different shapes are an error naming all three") {
@@ -220,18 +252,22 @@ TEST_CASE("attention_heads: q, k, v of different shapes are an error naming all 
 }
 
 TEST_CASE("Attention: the naive and blocked kernels give the same layer output") {
-    Generator gen(14);
-    nn::Attention attn(48, 4, true, gen);
-    const Tensor x = randn({2, 70, 48}, gen);
-    Tensor y_naive, y_blocked, p_naive, p_blocked;
-    {
-        DefaultKernel naive(Kernel::Naive);
-        y_naive = attn(x, &p_naive);
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(14);
+        nn::Attention attn(48, 4, true, gen);
+        const Tensor x = randn({2, 70, 48}, gen);
+        Tensor y_naive, y_blocked, p_naive, p_blocked;
+        {
+            DefaultKernel naive(Kernel::Naive);
+            y_naive = attn(x, &p_naive);
+        }
+        {
+            DefaultKernel blocked(Kernel::Blocked);
+            y_blocked = attn(x, &p_blocked);
+        }
+        check_close(y_blocked, y_naive, 1e-5f, 1e-5f);
+        check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
     }
-    {
-        DefaultKernel blocked(Kernel::Blocked);
-        y_blocked = attn(x, &p_blocked);
-    }
-    check_close(y_blocked, y_naive, 1e-5f, 1e-5f);
-    check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
 }

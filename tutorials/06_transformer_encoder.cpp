@@ -16,6 +16,7 @@
 using namespace vitlab;
 
 int main() {
+    fmt::print("SIMD kernels: {}\n", isa_summary());  // the times below depend on them
     nn::manual_seed(0);
     Generator gen(1);  // the inputs: another seed than the weights' (see 07)
     const int64_t depth = 12, dim = 768, heads = 12, mlp_dim = 3072, N = 577;

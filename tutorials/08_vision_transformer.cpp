@@ -26,6 +26,7 @@ using namespace vitlab;
 // nn::Linear computes; w is (out, in) as in PyTorch.
 
 int main() {
+    fmt::print("SIMD kernels: {}\n", isa_summary());  // the times below depend on them
     using tutorial::step;
     using tutorial::thousands;
 

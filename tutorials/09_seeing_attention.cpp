@@ -118,6 +118,7 @@ static void save(const std::filesystem::path& dir, const std::string& name, cons
 }
 
 int main(int argc, char** argv) {
+    fmt::print("SIMD kernels: {}\n", isa_summary());  // the times below depend on them
     using tutorial::step;
     if (!have_png_write() || !have_png_jpeg()) {
         fmt::print("This build has no PNG support (stb); install libstb-dev and rebuild.\n");

@@ -9,24 +9,10 @@
 //   blocked  a register at a time (simd.h), with polynomials in place of erf and exp, and
 //            split across threads
 //
-// The blocked exact form never computes 1 + erf(x / sqrt 2) for negative x, where the two
-// terms cancel (at x = -5 the result is -1.4e-6 but erf is -0.99999943). Since
-// Phi(x) = 1 - Phi(-x), it writes gelu with the small tail g(t) = t Phi(-t) >= 0:
-//   gelu(x) = max(x, 0) - g(|x|) = x/2 + (|x|/2 - g(|x|))
-// and g, a smooth bump, is cheap to approximate piece by piece: 4 pieces of width w = 1.543
-// centred on 0, w, 2w, 3w cover [0, 5.4], each a polynomial of degree 7 in u = t - j w.
-// The lane's piece j = round(t / w) comes out of one fmadd (simd.h's kRoundToInt trick), and
-// its coefficients out of 4-entry tables: one byte shuffle per coefficient (simd.h's lookup4),
-// on execution ports the FMAs do not use. On Zen 3 the time goes into the number of
-// instructions per register (about 25 here), not into one slow unit: with one thread on
-// (577, 3072) (bench/bench_ops.cpp) this is 0.83 ms, against 0.98 ms for the previous 8 pieces
-// of degree 6 picked with vpermps (lookup8, over a cycle each); the same identity through
-// simd.h's erfc_nonneg (an exp and a division) was slower still.
-// Accuracy: within 1e-6 absolute of the formula in double precision
-// (tests/test_simd_math.cpp); measured 4.2e-7 at worst over every 16th float in [-30, 30]
-// (the fit is within 2.6e-7, the rest is float rounding), and 1e-7 relative for tiny |x|.
-// The blocked tanh form uses 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)):
-//   gelu_tanh(x) = x / (1 + exp(-2u)),   u = sqrt(2/pi) (x + 0.044715 x^3)
+// The blocked version (tensor/cpu/gelu_kernels.cpp, once per instruction set) keeps the
+// formula accurate without erf: it writes gelu(x) = x/2 + (|x|/2 - g(|x|)) with the small
+// tail g(t) = t Phi(-t), approximated piece by piece (within 1e-6 absolute of the formula in
+// double precision, tests/test_simd_math.cpp); the tanh form goes through exp.
 // Both forms are safe for huge |x|: x = -1e30 gives 0 (up to 1e-8), not NaN; +inf gives inf,
 // and -inf gives NaN (inf * 0), as in PyTorch.
 #include "tensor/ops/gelu.h"
@@ -34,7 +20,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "tensor/ops/simd.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
@@ -50,64 +36,6 @@ float gelu_erf(float x) {
 float gelu_tanh(float x) {
     const float k = 0.79788456080286536f;  // sqrt(2 / pi)
     return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
-
-// ---- blocked: a register at a time ----------------------------------------------------------
-using namespace simd;
-
-// The tail g(t) = t Phi(-t), t >= 0 (at most 0.17, at t = 0.75; 1.8e-7 at t = 5.4). Piece j
-// (j = 0..3) covers [(j - 1/2) w, (j + 1/2) w] (piece 0 only [0, w/2]) with a polynomial of
-// degree 7 in u = t - j w; kTail[k][j] is the coefficient of u^k in piece j. In piece 0 the
-// first two are those of the exact series g = t/2 - t^2 / sqrt(2 pi) + ..., so tiny x keep
-// their relative accuracy. Fitted to minimise the largest error (numpy, Lawson's iteration):
-// below 2.6e-7 absolute with these float coefficients. Beyond t = 5.4, g(5.4) stands in for g.
-constexpr float kTailWidth = 1.543f;  // w: t <= 5.4 gives t / w < 3.5, so j <= 3
-alignas(16) constexpr float kTail[8][4] = {
-    {0.0f, 0.0947641507f, 0.00313031068f, 8.50076776e-06f},
-    {0.5f, -0.125775367f, -0.00951306988f, -3.92254624e-05f},
-    {-0.39894554f, 0.023090018f, 0.0128301298f, 8.63614041e-05f},
-    {6.04797933e-05f, 0.0505407825f, -0.00969365705f, -0.000119266515f},
-    {0.0660696775f, -0.0352739692f, 0.00400608359f, 0.000114089518f},
-    {0.00145766197f, 0.00379305403f, -0.000333131815f, -8.26208125e-05f},
-    {-0.0127043361f, 0.00415709009f, -0.000629335176f, 4.8534017e-05f},
-    {0.00271347282f, -0.00129626237f, 0.000302700879f, -1.70228686e-05f},
-};
-
-inline __attribute__((always_inline)) Vec gelu_erf_vec(Vec x) {
-    const Vec ax = abs(x);
-    const Vec t = vmin(splat(5.4f), ax);  // NaN stays NaN (see vmin)
-    // s = j + kRoundToInt: the float add rounds t / w to the integer j, left in s's low bits.
-    const Vec s = fmadd(t, splat(1.0f / kTailWidth), splat(kRoundToInt));
-    const Vec u = fnmadd(sub(s, splat(kRoundToInt)), splat(kTailWidth), t);  // t - j w
-    const Index j = index4(s);
-    Vec g = lookup4(kTail[7], j);  // Horner's rule, written out (GCC -O2 keeps a loop rolled)
-    g = fmadd(g, u, lookup4(kTail[6], j));
-    g = fmadd(g, u, lookup4(kTail[5], j));
-    g = fmadd(g, u, lookup4(kTail[4], j));
-    g = fmadd(g, u, lookup4(kTail[3], j));
-    g = fmadd(g, u, lookup4(kTail[2], j));
-    g = fmadd(g, u, lookup4(kTail[1], j));
-    g = fmadd(g, u, lookup4(kTail[0], j));
-    // gelu(x) = max(x, 0) - g = x/2 + (|x|/2 - g), which never overflows and rounds once in
-    // the small difference |x|/2 - g. For x = -inf the sum is -inf + inf = NaN, as in PyTorch
-    // (inf * 0); +inf gives inf.
-    return fmadd(x, splat(0.5f), fmsub(ax, splat(0.5f), g));
-}
-
-inline __attribute__((always_inline)) Vec gelu_tanh_vec(Vec x) {
-    // -2u = x (a + b x^2), a = -2 sqrt(2/pi), b = a * 0.044715
-    const float a = -1.59576912160573072f, b = a * 0.044715f;
-    const Vec e = exp_approx(mul(x, fmadd(mul(x, x), splat(b), splat(a))));
-    return div(x, add(splat(1.0f), e));
-}
-
-// f is a template argument so that it is inlined into the loop: as a call per register, the
-// loop ran 2.5x slower (each call's latency chain could not overlap the next one's).
-template <Vec (*f)(Vec)>
-void gelu_range(const float* x, float* out, int64_t begin, int64_t end) {
-    int64_t i = begin;
-    for (; i + kLanes <= end; i += kLanes) store(out + i, f(load(x + i)));
-    if (i < end) store_part(out + i, f(load_part(x + i, end - i, 0.0f)), end - i);
 }
 
 // Below this many elements, starting threads costs more than it saves.
@@ -135,17 +63,20 @@ Tensor gelu_blocked(const Tensor& x, GeluApproximate approximate) {
     Tensor out = empty(x.shape());
     const float* src = in.data();
     float* dst = out.data();
-    auto range =
-        approximate == GeluApproximate::Tanh ? gelu_range<gelu_tanh_vec> : gelu_range<gelu_erf_vec>;
-    // Threads take chunks of whole registers (the last chunk also takes the tail).
-    const int64_t n = out.numel(), registers = (n + kLanes - 1) / kLanes;
+    const cpu::GeluKernels& gk = cpu::kernels().gelu;
+    auto f = approximate == GeluApproximate::Tanh ? gk.tanh : gk.erf;
+    // Threads take chunks of whole blocks of kBlock floats (whole registers on every
+    // instruction set); the last chunk also takes the tail.
+    constexpr int64_t kBlock = 64;
+    const int64_t n = out.numel(), blocks = (n + kBlock - 1) / kBlock;
     auto chunk = [&](int64_t begin, int64_t end) {
-        range(src, dst, begin * kLanes, std::min(end * kLanes, n));
+        const int64_t first = begin * kBlock;
+        f(src + first, dst + first, std::min(end * kBlock, n) - first);
     };
     if (n < kParallelMin) {
-        chunk(0, registers);
+        chunk(0, blocks);
     } else {
-        parallel_for(0, registers, chunk);
+        parallel_for(0, blocks, chunk);
     }
     return out;
 }

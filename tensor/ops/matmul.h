@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "tensor/cpu/isa.h"
 #include "tensor/ops/kernel.h"
 #include "tensor/tensor.h"
 
@@ -40,8 +41,11 @@ void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias
 
 // b (K, N) copied into the blocked kernel's panel layout (see matmul_blocked.cpp). It is a
 // snapshot: writing into b afterwards does not change it; pack again. Copies share the panels.
+// The layout depends on the instruction set's tile width NR, so a PackedB remembers the set
+// it was packed for, and products with it use that set's kernels (isa.h).
 struct PackedB {
     int64_t K = 0, N = 0;
+    Isa isa = Isa::Portable;
     std::shared_ptr<const float> panels;  // K * ceil(N / NR) * NR floats
     bool empty() const { return panels == nullptr; }
 };

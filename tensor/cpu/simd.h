@@ -1,19 +1,24 @@
-// simd.h: one register of floats, and exp and erf computed a whole register at a time.
+// simd.h: one register of floats, and exp computed a whole register at a time.
 //
-// The elementwise kernels (softmax_blocked.cpp, gelu.cpp, layer_norm.cpp) are written once
-// against a small vocabulary of register operations (load, store, add, fmadd, ...). That
-// vocabulary is defined three times below, and the compiler flags pick one:
-//   AVX-512   16 lanes   (-march=native on a CPU with AVX-512, e.g. AMD Zen 4)
-//   AVX2      8 lanes    (-march=native on AVX2 + FMA CPUs, e.g. Zen 3, Intel since 2013)
-//   portable  8 lanes    (an array of 8 floats and plain loops: `make SIMD=off`, ARM, ...)
+// The SIMD kernels (tensor/cpu/*_kernels.cpp) are written once against a small vocabulary of
+// register operations (load, store, add, fmadd, ...). Each of those files is compiled once per
+// instruction set (see tensor/cpu/isa.h), and the vocabulary below is defined once per set;
+// the build picks one with a macro and the matching compiler flags:
+//   AVX-512   16 lanes   -DVITLAB_CPU_AVX512 -mavx512f -mavx512bw -mavx512vl -mavx512dq ...
+//   AVX2      8 lanes    -DVITLAB_CPU_AVX2 -mavx2 -mfma
+//   NEON      4 lanes    the baseline build on 64-bit ARM, where every CPU has NEON
+//   portable  8 lanes    the baseline build elsewhere: an array of 8 floats and plain loops
 // A loop `for (i = 0; i < n; i += kLanes) store(out + i, f(load(x + i)));` is then SIMD code
-// on x86 and plain C++ elsewhere, with the same arithmetic in the same order.
+// on x86 and ARM and plain C++ elsewhere, with the same arithmetic in the same order.
+// Everything here lives in an inline namespace named after the set (simd::avx2::load, ...),
+// so the copies compiled with different flags never share a symbol: the linker cannot hand
+// an AVX-512 function to a caller on a CPU without AVX-512.
 //
-// std::exp and std::erf work on one float at a time (and are written for every corner of
-// IEEE arithmetic); the two below are polynomials, so they run kLanes at a time:
+// std::exp works on one float at a time (and is written for every corner of IEEE
+// arithmetic); the one below is a polynomial, so it runs kLanes at a time:
 //
 // exp_approx(x), stated accuracy: within 2 ulp of the true exp(x) for x in [-87.3, 88.3]
-// (measured by tests/test_simd_math.cpp: at most 1.2 ulp on AVX2 + FMA). exp(x) = 2^k exp(r):
+// (measured by tests/test_simd_math.cpp: at most 1.2 ulp with FMA). exp(x) = 2^k exp(r):
 //   k = round(x / ln 2),  r = x - k ln 2 in [-ln2/2, ln2/2]
 //   exp(r) ~ 1 + r + r^2 (c2 + c3 r + ... + c6 r^4)   max relative error 3e-9 on that range
 //                                                        (coefficients fitted to minimise it)
@@ -24,43 +29,46 @@
 // into the exponent. Outside the range: x < -87.3 gives a denormal or 0 (-inf gives 0);
 // x > 88.37 gives +inf (a little early: float overflows at 88.72); NaN stays NaN.
 // exp_nonpositive(x) is the same function for x <= 0 (softmax's x - max), without the upper clamp.
-//
-// erf_approx(x), stated accuracy: within 2e-7 absolute of erf(x) for every x, and within
-// 3 ulp for |x| < 1, so tiny x keep their relative accuracy (tests/test_simd_math.cpp).
-// For z >= 0 the complement erfc(z) = 1 - erf(z) is the smooth part times a Gaussian:
-//   erfc(z) ~ s (a0 + a1 s + ... + a5 s^5) exp(-z^2),   s = 1 / (1 + p z),  p = 0.39
-// (the form of Abramowitz & Stegun 7.1.26, with one more coefficient; fitted here, max
-// absolute error 8e-9 in exact arithmetic). erfc_nonneg(z) keeps the small values of
-// erfc(z) for large z that 1 - erf(z) would round away. For |x| < 1, erf_approx uses an odd
-// polynomial instead, whose error shrinks with x. (GELU does not call these: gelu.cpp uses a
-// cheaper table of polynomials for its own function; lookup4 and lookup8 below pick from such
-// tables, one coefficient for every lane at once.)
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(VITLAB_CPU_AVX512)
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__FMA__)
+#error "VITLAB_CPU_AVX512 needs -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma"
+#endif
+#define VITLAB_CPU_NS avx512
 #include <immintrin.h>
+#elif defined(VITLAB_CPU_AVX2)
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "VITLAB_CPU_AVX2 needs -mavx2 -mfma"
+#endif
+#define VITLAB_CPU_NS avx2
+#include <immintrin.h>
+#else
+#define VITLAB_CPU_NS base
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#define VITLAB_CPU_NEON 1
+#include <arm_neon.h>
+#endif
 #endif
 
 // GCC 12's AVX-512 headers trip its own -Wuninitialized and -Wmaybe-uninitialized (GCC bug
 // 105593, fixed in 13). The warnings come from inlined intrinsics, so they are switched off
 // for the rest of the file that includes this header, on those compilers only.
-#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#if defined(VITLAB_CPU_AVX512) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-namespace vitlab {
-namespace simd {
+namespace vitlab::simd {
+inline namespace VITLAB_CPU_NS {
 
 // ---- one register of floats ---------------------------------------------------------------
 // clang-format off
-#if defined(__AVX512F__)
+#if defined(VITLAB_CPU_AVX512)
 
 using Vec = __m512;
 constexpr int64_t kLanes = 16;
@@ -82,27 +90,13 @@ inline Vec abs(Vec v) {
     return _mm512_castsi512_ps(
         _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
 }
-// if_negative ? a : b, lane by lane, where "negative" is x's sign bit (so -0 counts too).
-inline Vec where_sign(Vec x, Vec a, Vec b) {
-    const __mmask16 neg = _mm512_cmplt_epi32_mask(_mm512_castps_si512(x), _mm512_setzero_si512());
-    return _mm512_mask_blend_ps(neg, b, a);
-}
 // Reinterpret the bits of the float t, shifted left by 23 (into the exponent field).
 inline Vec shift_into_exponent(Vec t) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
 }
-// A register of lane indices into an 8-entry table: min(int(v), last) for v >= 0.
-using Index = __m512i;
-inline Index to_index(Vec v, int last) {
-    return _mm512_min_epi32(_mm512_cvttps_epi32(v), _mm512_set1_epi32(last));
-}
-inline Vec index_to_float(Index i) { return _mm512_cvtepi32_ps(i); }
-// table[i] in every lane (i in 0..7): one permute instruction, no memory access per lane.
-inline Vec lookup8(const float* table, Index i) {
-    return _mm512_permutexvar_ps(i, _mm512_zextps256_ps512(_mm256_loadu_ps(table)));
-}
 // Lane indices into a 4-entry table from s = j + kRoundToInt (j = 0..3 in the low bits of s),
 // and table[j]: a permute within each 128-bit block, which reads only those 2 bits.
+using Index = __m512i;
 inline Index index4(Vec s) { return _mm512_castps_si512(s); }
 inline Vec lookup4(const float* table, Index i) {
     return _mm512_permutevar_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(table)), i);
@@ -118,7 +112,7 @@ inline void store_part(float* p, Vec v, int64_t count) {
 inline float sum_lanes(Vec v) { return _mm512_reduce_add_ps(v); }
 inline float max_lanes(Vec v) { return _mm512_reduce_max_ps(v); }
 
-#elif defined(__AVX2__)
+#elif defined(VITLAB_CPU_AVX2)
 
 using Vec = __m256;
 constexpr int64_t kLanes = 8;
@@ -130,33 +124,19 @@ inline Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
 inline Vec sub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
 inline Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
 inline Vec div(Vec a, Vec b) { return _mm256_div_ps(a, b); }
-#if defined(__FMA__)
 inline Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec fnmadd(Vec a, Vec b, Vec c) { return _mm256_fnmadd_ps(a, b, c); }
 inline Vec fmsub(Vec a, Vec b, Vec c) { return _mm256_fmsub_ps(a, b, c); }
-#else
-inline Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
-inline Vec fnmadd(Vec a, Vec b, Vec c) { return _mm256_sub_ps(c, _mm256_mul_ps(a, b)); }
-inline Vec fmsub(Vec a, Vec b, Vec c) { return _mm256_sub_ps(_mm256_mul_ps(a, b), c); }
-#endif
 inline Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
 inline Vec vmin(Vec a, Vec b) { return _mm256_min_ps(a, b); }
 inline Vec abs(Vec v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
-inline Vec where_sign(Vec x, Vec a, Vec b) { return _mm256_blendv_ps(b, a, x); }
 inline Vec shift_into_exponent(Vec t) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
 }
-using Index = __m256i;
-inline Index to_index(Vec v, int last) {
-    return _mm256_min_epi32(_mm256_cvttps_epi32(v), _mm256_set1_epi32(last));
-}
-inline Vec index_to_float(Index i) { return _mm256_cvtepi32_ps(i); }
-inline Vec lookup8(const float* table, Index i) {
-    return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);
-}
 // For 4-entry tables the index is a byte-shuffle control (bytes 4j .. 4j + 3 of the table in
 // each lane): vpshufb runs on other execution ports than the FMAs on Zen 3, and two per cycle,
-// where vpermps (lookup8) takes more than a cycle each. index4 builds it once per register.
+// where vpermps takes more than a cycle each. index4 builds it once per register.
+using Index = __m256i;
 inline Index index4(Vec s) {
     const __m256i j4 = _mm256_slli_epi32(_mm256_castps_si256(s), 2);  // 4j in each lane's byte 0
     const __m256i byte0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
@@ -192,6 +172,53 @@ inline float max_lanes(Vec v) {
     return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
 }
 
+#elif defined(VITLAB_CPU_NEON)
+
+using Vec = float32x4_t;
+constexpr int64_t kLanes = 4;
+constexpr const char* kName = "NEON";
+inline Vec load(const float* p) { return vld1q_f32(p); }
+inline void store(float* p, Vec v) { vst1q_f32(p, v); }
+inline Vec splat(float s) { return vdupq_n_f32(s); }
+inline Vec add(Vec a, Vec b) { return vaddq_f32(a, b); }
+inline Vec sub(Vec a, Vec b) { return vsubq_f32(a, b); }
+inline Vec mul(Vec a, Vec b) { return vmulq_f32(a, b); }
+inline Vec div(Vec a, Vec b) { return vdivq_f32(a, b); }
+inline Vec fmadd(Vec a, Vec b, Vec c) { return vfmaq_f32(c, a, b); }
+inline Vec fnmadd(Vec a, Vec b, Vec c) { return vfmsq_f32(c, a, b); }
+inline Vec fmsub(Vec a, Vec b, Vec c) { return vnegq_f32(vfmsq_f32(c, a, b)); }
+// a > b ? a : b, so b when either is NaN, as on x86 (vmaxq_f32 would return the NaN of a too).
+inline Vec vmax(Vec a, Vec b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+inline Vec vmin(Vec a, Vec b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+inline Vec abs(Vec v) { return vabsq_f32(v); }
+inline Vec shift_into_exponent(Vec t) {
+    return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(t), 23));
+}
+// For 4-entry tables the index is a byte-table control, bytes 4j .. 4j + 3 in each lane.
+using Index = uint8x16_t;
+inline Index index4(Vec s) {
+    const uint32x4_t j4 = vshlq_n_u32(vandq_u32(vreinterpretq_u32_f32(s), vdupq_n_u32(3)), 2);
+    return vreinterpretq_u8_u32(vmlaq_u32(vdupq_n_u32(0x03020100), j4, vdupq_n_u32(0x01010101)));
+}
+inline Vec lookup4(const float* table, Index i) {
+    return vreinterpretq_f32_u8(vqtbl1q_u8(vld1q_u8(reinterpret_cast<const uint8_t*>(table)), i));
+}
+inline Vec load_part(const float* p, int64_t count, float fill) {
+    float tmp[kLanes] = {fill, fill, fill, fill};
+    for (int64_t i = 0; i < count; ++i) tmp[i] = p[i];
+    return vld1q_f32(tmp);
+}
+inline void store_part(float* p, Vec v, int64_t count) {
+    float tmp[kLanes];
+    vst1q_f32(tmp, v);
+    for (int64_t i = 0; i < count; ++i) p[i] = tmp[i];
+}
+inline float sum_lanes(Vec v) {  // 4 -> 2 -> 1
+    const float32x2_t h = vadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpadd_f32(h, h), 0);
+}
+inline float max_lanes(Vec v) { return vmaxvq_f32(v); }
+
 #else  // portable: a register is an array of 8 floats, each operation a loop over them
 
 // Eight lanes, as AVX2, so sums are split the same way (a row's floats go to 8 partial sums,
@@ -221,10 +248,6 @@ inline Vec vmin(Vec a, Vec b) {
     return a;
 }
 inline Vec abs(Vec a) { for (float& x : a.v) x = std::fabs(x); return a; }
-inline Vec where_sign(Vec x, Vec a, Vec b) {
-    for (int i = 0; i < kLanes; ++i) b.v[i] = std::signbit(x.v[i]) ? a.v[i] : b.v[i];
-    return b;
-}
 inline Vec shift_into_exponent(Vec t) {
     for (float& x : t.v) {
         uint32_t bits;
@@ -237,22 +260,6 @@ inline Vec shift_into_exponent(Vec t) {
 struct Index {
     int32_t v[kLanes];
 };
-// NaN and v >= last give last (converting those to an integer would be undefined in C++).
-inline Index to_index(Vec a, int last) {
-    Index r;
-    for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] < last ? static_cast<int32_t>(a.v[i]) : last;
-    return r;
-}
-inline Vec index_to_float(Index j) {
-    Vec r;
-    for (int i = 0; i < kLanes; ++i) r.v[i] = static_cast<float>(j.v[i]);
-    return r;
-}
-inline Vec lookup8(const float* table, Index j) {
-    Vec r;
-    for (int i = 0; i < kLanes; ++i) r.v[i] = table[j.v[i]];
-    return r;
-}
 inline Index index4(Vec s) {
     Index r;
     for (int i = 0; i < kLanes; ++i) {
@@ -262,7 +269,11 @@ inline Index index4(Vec s) {
     }
     return r;
 }
-inline Vec lookup4(const float* table, Index j) { return lookup8(table, j); }
+inline Vec lookup4(const float* table, Index j) {
+    Vec r;
+    for (int i = 0; i < kLanes; ++i) r.v[i] = table[j.v[i]];
+    return r;
+}
 inline Vec load_part(const float* p, int64_t count, float fill) {
     Vec r;
     for (int i = 0; i < kLanes; ++i) r.v[i] = i < count ? p[i] : fill;
@@ -284,14 +295,6 @@ inline float max_lanes(Vec a) {
 
 #endif
 // clang-format on
-
-// ---- prefetch -------------------------------------------------------------------------------
-
-// Asks the memory system to start bringing p's cache line into L1 now; the loop goes on
-// without waiting. A hint only: it never faults, even past the end of an array.
-inline void prefetch(const float* p) {
-    __builtin_prefetch(p, 0, 3);
-}
 
 // ---- exp (accuracy in the file header) ---------------------------------------------------
 
@@ -329,38 +332,5 @@ inline Vec exp_nonpositive(Vec x) {
     return exp_in_range(vmax(splat(kExpLow), x));
 }
 
-// ---- erfc and erf (accuracy in the file header) ------------------------------------------
-
-// erfc(z) for z >= 0 (or +inf; NaN stays NaN). Absolute error below 2e-8, and relative error
-// small enough that 0.5 x erfc(x / sqrt 2), GELU's tail, keeps 1e-6 absolute.
-inline Vec erfc_nonneg(Vec z) {
-    const Vec s = div(splat(1.0f), fmadd(z, splat(0.39f), splat(1.0f)));
-    Vec p = splat(-0.22753699f);
-    p = fmadd(p, s, splat(0.886663818f));
-    p = fmadd(p, s, splat(-0.635399381f));
-    p = fmadd(p, s, splat(0.649558674f));
-    p = fmadd(p, s, splat(0.0913887054f));
-    p = fmadd(p, s, splat(0.235325173f));
-    const Vec gauss = exp_approx(fnmadd(z, z, splat(0.0f)));  // exp(-z^2)
-    return mul(mul(p, s), gauss);
-}
-
-// erf(x) for every x. Near 0, erf(x) = x (c0 + c1 x^2 + ... + c6 x^12) (odd, fitted on
-// [-1, 1], relative error 1.2e-9) keeps its relative accuracy; from |x| = 1 on, 1 - erfc(|x|).
-inline Vec erf_approx(Vec x) {
-    const Vec ax = abs(x), x2 = mul(x, x);
-    Vec p = splat(7.8539314e-05f);
-    p = fmadd(p, x2, splat(-0.000801021377f));
-    p = fmadd(p, x2, splat(0.00518832985f));
-    p = fmadd(p, x2, splat(-0.026853813f));
-    p = fmadd(p, x2, splat(0.112835852f));
-    p = fmadd(p, x2, splat(-0.376126258f));
-    p = fmadd(p, x2, splat(1.12837917f));
-    const Vec near_zero = mul(p, x);
-    const Vec tail = sub(splat(1.0f), erfc_nonneg(ax));           // erf(|x|)
-    const Vec far = where_sign(x, sub(splat(0.0f), tail), tail);  // erf is odd
-    return where_sign(sub(ax, splat(1.0f)), near_zero, far);      // |x| < 1 ? near_zero : far
-}
-
-}  // namespace simd
-}  // namespace vitlab
+}  // namespace VITLAB_CPU_NS
+}  // namespace vitlab::simd

@@ -4,18 +4,18 @@
 // columns, and q @ k^T reads k's rows as b's columns. One float at a time, such a copy walks
 // one of the two arrays with a large stride. transpose8x8 instead loads 8 rows of 8 floats,
 // shuffles them in registers, and stores 8 rows of 8: every load and store is a whole
-// register. Without AVX2 it is the plain double loop.
+// register. Without AVX2 (also part of AVX-512) it is the plain double loop.
 #pragma once
 
 #include <cstdint>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "tensor/cpu/simd.h"
 
 namespace vitlab::simd {
+inline namespace VITLAB_CPU_NS {
 
-#if defined(__AVX2__)
+#if defined(VITLAB_CPU_AVX2) || defined(VITLAB_CPU_AVX512)
+#define VITLAB_CPU_TRANSPOSE8 1
 // Transposes the 8 x 8 block held in r[0..7] (row i in r[i]): afterwards r[j] holds column j.
 // Three rounds of shuffles: pairs of rows, then quads, then the 128-bit halves.
 inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
@@ -41,7 +41,7 @@ inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
 // dst[p * ld_dst + j] = src[j * ld_src + p] for p, j in 0..7.
 inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_t ld_src,
                                                         float* dst, int64_t ld_dst) {
-#if defined(__AVX2__)
+#if defined(VITLAB_CPU_TRANSPOSE8)
     __m256 r[8];
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
     transpose8(r);
@@ -52,4 +52,5 @@ inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_
 #endif
 }
 
+}  // namespace VITLAB_CPU_NS
 }  // namespace vitlab::simd

@@ -1,0 +1,126 @@
+// kernels.h: the table of SIMD kernels, one per instruction set (internal to tensor/).
+//
+// The operators (tensor/ops/*_blocked.cpp, gelu.cpp, layer_norm.cpp, nn/attention.cpp) are
+// compiled once, for the baseline CPU. They check shapes, allocate, split the work across
+// threads, and call the kernel bodies through this table, which holds the functions of the
+// instruction set chosen at start-up (isa.h). The bodies live in tensor/cpu/*_kernels.cpp,
+// written once against the register vocabulary of simd.h and compiled once per set into the
+// namespaces vitlab::cpu::base, ::avx2 and ::avx512. They take raw pointers and sizes only: no
+// Tensor, no allocation, no threads, so the code compiled with AVX-512 is only the kernels.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/cpu/isa.h"
+
+namespace vitlab::cpu {
+
+// A matrix operand as the packers see it: element (i, j) at data[i * row + j * col].
+struct Strided {
+    const float* data;
+    int64_t row, col;
+    float operator()(int64_t i, int64_t j) const { return data[i * row + j * col]; }
+};
+
+// ---- matmul (matmul_kernels.cpp; the loops around them in tensor/ops/matmul_blocked.cpp) --
+struct MatmulKernels {
+    int64_t mr, nr;  // the c tile held in registers: (mr, nr)
+    int64_t kc, mc;  // cache blocks: kc rows of b per micro-panel (L1), mc rows of a (L2)
+    // c (mr, nr), rows ldc apart, = (accumulate ? c : 0) + a_panel @ b_panel (+ bias[j] on
+    // every row if bias is not null); a_panel (mr, kc) k-major: a[r][p] at p * mr + r;
+    // b_panel (kc, nr): b[p][j] at p * nr + j.
+    void (*tile)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+                 const float* bias);
+    // The same for a tile cut by the edge of c: only rows < m_valid, columns < n_valid exist.
+    void (*tile_edge)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                      bool accumulate, const float* bias, int64_t m_valid, int64_t n_valid);
+    // Rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into mr-row micro-panels: micro-panel
+    // t holds a[i0 + t * mr + r][p0 + p] at t * mr * kc + p * mr + r; rows past i_end are zero.
+    void (*pack_a)(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc,
+                   float* dst);
+    // Rows [p0, p0 + kc) of micro-panels [jp0, jp1) of b (K, N): micro-panel jp holds
+    // b[p0 + p][jp * nr + j] at (jp - jp0) * kc * nr + p * nr + j, zero past column N.
+    void (*pack_b)(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1,
+                   float* panels);
+    // The peak the tile is measured against (bench/): `steps` rounds of kFmaChains
+    // independent fused multiply-adds on registers of `lanes` floats; returns their sum.
+    int64_t lanes;
+    float (*fma_chains)(int64_t steps);
+};
+constexpr int kFmaChains = 12;
+
+// ---- softmax (softmax_kernels.cpp; the driver in tensor/ops/softmax_blocked.cpp) -----------
+constexpr int64_t kSoftmaxColumns = 64;  // the widest column block softmax_columns takes
+struct SoftmaxKernels {
+    // out = softmax(x) of `rows` contiguous rows of n floats (rows, n >= 1); out may be x.
+    void (*rows)(const float* x, float* out, int64_t rows, int64_t n);
+    // softmax down each of the w <= kSoftmaxColumns columns of an (n, w) block, rows ld apart.
+    void (*columns)(const float* x, float* out, int64_t n, int64_t w, int64_t ld);
+    // row[0 .. n) = softmax(row * scale), in place (attention's scores).
+    void (*scaled_row)(float* row, int64_t n, float scale);
+    // out[i] = simd::exp_approx(x[i]): the exp the kernels use, for tests of its accuracy.
+    void (*exp)(const float* x, float* out, int64_t n);
+};
+
+// ---- GELU and layer norm (gelu_kernels.cpp, layer_norm_kernels.cpp) -----------------------
+struct GeluKernels {
+    void (*erf)(const float* x, float* out, int64_t n);   // exact GELU, x * Phi(x)
+    void (*tanh)(const float* x, float* out, int64_t n);  // approximate = "tanh"
+};
+struct LayerNormKernels {
+    // `rows` rows of C floats: o = (x - mean) / sqrt(var + eps) * w + b, row by row.
+    void (*rows)(const float* x, float* o, const float* w, const float* b, int64_t rows, int64_t C,
+                 float eps);
+};
+
+// ---- attention (attention_kernels.cpp; the driver in nn/attention.cpp) ---------------------
+// One block of query rows [i0, i0 + rows) of one head; see nn/attention.cpp for the drawing.
+struct AttentionBlock {
+    int64_t N = 0, D = 0;          // tokens, head dim
+    int64_t n_pad = 0, d_pad = 0;  // N and D rounded up to whole panels of nr
+    float scale = 1.0f;
+    const float* kt = nullptr;  // the head's k^T (D, N), packed by pack_kt
+    const float* vp = nullptr;  // the head's v (N, D), packed by pack_v
+    Strided q{nullptr, 0, 0};   // the head's q (N, D)
+    int64_t i0 = 0, rows = 0;
+    float* q_rows = nullptr;  // scratch: row_block * D floats
+    float* scores = nullptr;  // scratch: row_block * n_pad
+    float* o = nullptr;       // scratch: row_block * d_pad
+    float* out = nullptr;     // (rows, D), rows ldo apart
+    int64_t ldo = 0;
+    float* probs = nullptr;  // (rows, N), rows N apart, or null
+};
+struct AttentionKernels {
+    int64_t nr, row_block;  // panel width; query rows per block
+    void (*pack_kt)(Strided k, int64_t N, int64_t D, float* dst);  // D * n_pad floats
+    void (*pack_v)(Strided v, int64_t N, int64_t D, float* dst);   // N * d_pad floats
+    void (*attend)(const AttentionBlock& block);
+};
+
+struct CpuKernels {
+    MatmulKernels matmul;
+    SoftmaxKernels softmax;
+    GeluKernels gelu;
+    LayerNormKernels layer_norm;
+    AttentionKernels attention;
+};
+
+// The kernels of current_isa(), and those of a given available set.
+const CpuKernels& kernels();
+const CpuKernels& kernels(Isa isa);
+
+// Each *_kernels.cpp defines its part of the table in the namespace of its instruction set.
+#define VITLAB_CPU_DECLARE_KERNELS(ns)                \
+    namespace ns {                                    \
+    extern const MatmulKernels matmul_kernels;        \
+    extern const SoftmaxKernels softmax_kernels;      \
+    extern const GeluKernels gelu_kernels;            \
+    extern const LayerNormKernels layer_norm_kernels; \
+    extern const AttentionKernels attention_kernels;  \
+    }
+VITLAB_CPU_DECLARE_KERNELS(base)
+VITLAB_CPU_DECLARE_KERNELS(avx2)
+VITLAB_CPU_DECLARE_KERNELS(avx512)
+#undef VITLAB_CPU_DECLARE_KERNELS
+
+}  // namespace vitlab::cpu

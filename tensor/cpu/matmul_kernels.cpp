@@ -1,0 +1,163 @@
+// matmul_kernels.cpp: the micro-kernel and the packing of matmul_blocked, per instruction set.
+//
+// tensor/ops/matmul_blocked.cpp draws the five loops and owns them; this file holds what they
+// call in the innermost places: the register tile (register_tile.h) and the two packers that
+// copy a and b into the order it reads. Compiled once per instruction set (kernels.h).
+//
+// Packing: an a block becomes MR-row micro-panels stored k-major (a[r][p] at p * MR + r); b
+// becomes NR-column micro-panels, also k-major (b[p][j] at p * NR + j), so the micro-kernel
+// reads both with unit stride. The packers read a and b through their strides, so transposed
+// or sliced inputs need no copy, and they pad ragged last rows / columns with zeros, so the
+// micro-kernel always computes a whole tile (one cut by the edge of c goes through a buffer).
+#include "tensor/cpu/kernels.h"
+#include "tensor/cpu/register_tile.h"
+#include "tensor/cpu/simd_transpose.h"
+
+namespace vitlab::cpu::VITLAB_CPU_NS {
+
+namespace {
+
+using simd::kTileCols;
+using simd::kTileRows;
+constexpr int64_t kMR = kTileRows, kNR = kTileCols;
+
+// Cache blocks, for a core with 32 KB of L1 and 512 KB or more of L2:
+//   KC: a b micro-panel, KC * NR floats, takes 16 KB, half of L1 (the other half streams a).
+//   MC: an a block, MC * KC floats, is 144 KB on AVX2, a fraction of L2.
+// To try other sizes: make CXXFLAGS='-DVITLAB_MC_TILES=16 -DVITLAB_KC_BYTES=24576' bench
+// (MC in micro-panels of MR rows; KC from the bytes of one b micro-panel).
+#ifndef VITLAB_MC_TILES
+#define VITLAB_MC_TILES 24
+#endif
+#ifndef VITLAB_KC_BYTES
+#define VITLAB_KC_BYTES 16384
+#endif
+constexpr int64_t kKC = VITLAB_KC_BYTES / (kNR * 4);
+constexpr int64_t kMC = VITLAB_MC_TILES * kMR;
+
+int64_t min64(int64_t a, int64_t b) {
+    return a < b ? a : b;
+}
+
+void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+          const float* bias) {
+    simd::register_tile(kc, simd::PackedRows{a}, b, c, ldc, accumulate, bias);
+}
+
+void tile_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+               const float* bias, int64_t m_valid, int64_t n_valid) {
+    alignas(64) float buffer[kMR * kNR];
+    tile(kc, a, b, buffer, kNR, false, nullptr);
+    for (int64_t r = 0; r < m_valid; ++r)
+        for (int64_t j = 0; j < n_valid; ++j) {
+            float& dst = c[r * ldc + j];
+            dst = accumulate ? dst + buffer[r * kNR + j] : buffer[r * kNR + j];
+            if (bias) dst += bias[j];
+        }
+}
+
+void pack_b(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1, float* panels) {
+    const int64_t full_end = min64(jp1, N / kNR);  // micro-panels with all NR columns
+    int64_t jp_rest = jp0;                         // the ones the general loop packs
+    if (b.col == 1) {
+        // Row-major b, the common case: read each row of b once, front to back, and deal
+        // it out NR floats at a time (one cache line on AVX2) to the micro-panels.
+        for (int64_t p = 0; p < kc; ++p) {
+            const float* src = b.data + (p0 + p) * b.row;
+            for (int64_t jp = jp0; jp < full_end; ++jp) {
+                float* dst = panels + (jp - jp0) * kc * kNR + p * kNR;
+                for (int64_t j = 0; j < kNR; ++j) dst[j] = src[jp * kNR + j];
+            }
+        }
+        jp_rest = full_end > jp0 ? full_end : jp0;  // the ragged last micro-panel, if any
+    }
+#if defined(VITLAB_CPU_TRANSPOSE8)
+    else if (b.row == 1) {
+        // b is a transpose, W^T of a row-major W (x @ W^T in a Linear layer): b's columns are
+        // W's rows, contiguous. Read 8 of them 8 floats at a time, transpose the 8 x 8 block
+        // in registers, and store 8 floats per row p of the micro-panel.
+        for (int64_t jp = jp0; jp < full_end; ++jp) {
+            float* dst = panels + (jp - jp0) * kc * kNR;
+            for (int64_t j = 0; j < kNR; j += 8) {
+                const float* src = b.data + p0 + (jp * kNR + j) * b.col;
+                int64_t p = 0;
+                for (; p + 8 <= kc; p += 8)
+                    simd::transpose8x8(src + p, b.col, dst + p * kNR + j, kNR);
+                for (; p < kc; ++p)
+                    for (int64_t jj = 0; jj < 8; ++jj) dst[p * kNR + j + jj] = src[jj * b.col + p];
+            }
+        }
+        jp_rest = full_end > jp0 ? full_end : jp0;
+    }
+#endif
+    for (int64_t jp = jp_rest; jp < jp1; ++jp) {
+        float* dst = panels + (jp - jp0) * kc * kNR;
+        const int64_t j0 = jp * kNR, nv = min64(kNR, N - j0);
+        if (b.col <= b.row) {  // along rows of b
+            for (int64_t p = 0; p < kc; ++p, dst += kNR) {
+                const float* src = b.data + (p0 + p) * b.row + j0 * b.col;
+                for (int64_t j = 0; j < nv; ++j) dst[j] = src[j * b.col];
+                for (int64_t j = nv; j < kNR; ++j) dst[j] = 0.0f;
+            }
+        } else {  // b is a transpose (x @ W^T): walk each column of b, contiguous in memory
+            for (int64_t j = 0; j < kNR; ++j) {
+                const float* src = b.data + p0 * b.row + (j0 + j) * b.col;
+                for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = j < nv ? src[p * b.row] : 0.0f;
+            }
+        }
+    }
+}
+
+void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc, float* dst) {
+    for (int64_t t = 0; t < mc; t += kMR) {
+        const int64_t mv = min64(kMR, i_end - (i0 + t));
+        if (mv == kMR && a.col == 1) {  // row-major a: MR row pointers, each read front to back
+            const float* rows[kMR];
+            for (int64_t r = 0; r < kMR; ++r) rows[r] = a.data + (i0 + t + r) * a.row + p0;
+            int64_t p = 0;
+#if defined(VITLAB_CPU_AVX2)  // the 6 x 16 tile: kMR = 6
+            // 8 columns of the 6 rows at a time: transpose (6 rows + 2 zero rows) in registers,
+            // then store each column's 8 floats at dst + 6 j. The stores overlap: the two
+            // zeros at the end of column j are overwritten by column j + 1. The last group of
+            // a panel goes one float at a time below, so nothing is written past the panel
+            // (threads may be packing the next one: see gemm_driver).
+            for (; p + 8 < kc; p += 8, dst += 8 * kMR) {
+                __m256 r[8];
+                for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(rows[i] + p);
+                r[6] = r[7] = _mm256_setzero_ps();
+                simd::transpose8(r);
+                for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * kMR, r[j]);
+            }
+#endif
+            for (; p < kc; ++p, dst += kMR)
+                for (int64_t r = 0; r < kMR; ++r) dst[r] = rows[r][p];
+            continue;
+        }
+        for (int64_t p = 0; p < kc; ++p, dst += kMR) {
+            for (int64_t r = 0; r < mv; ++r) dst[r] = a(i0 + t + r, p0 + p);
+            for (int64_t r = mv; r < kMR; ++r) dst[r] = 0.0f;
+        }
+    }
+}
+
+// Enough independent chains to keep every FMA unit busy whatever its latency.
+float fma_chains(int64_t steps) {
+    using namespace simd;
+    Vec acc[kFmaChains];  // local: kept in registers
+#pragma GCC unroll 12
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = splat(0.001f * c);
+    const Vec a = splat(0.9999f), b = splat(1e-4f);
+    for (int64_t i = 0; i < steps; ++i)
+#pragma GCC unroll 12
+        for (int c = 0; c < kFmaChains; ++c) acc[c] = fmadd(acc[c], a, b);
+    float sum = 0.0f;
+    for (int c = 0; c < kFmaChains; ++c) sum += sum_lanes(acc[c]);
+    return sum;
+}
+
+}  // namespace
+
+const MatmulKernels matmul_kernels = {kMR,       kNR,    kKC,    kMC,          tile,
+                                      tile_edge, pack_a, pack_b, simd::kLanes, fma_chains};
+
+}  // namespace vitlab::cpu::VITLAB_CPU_NS
