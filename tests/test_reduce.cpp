@@ -56,6 +56,16 @@ TEST_CASE("max and argmax: negative numbers only (the start value must not be 0)
     CHECK(argmax(x, 0).item() == 1);
 }
 
+TEST_CASE("argmax: positions past 2^24 are exact (int64, not float)") {
+    // 2^24 + 1 = 16777217 is the first whole number a float cannot hold: as a float index it
+    // would come back as 16777216, one element too early. 64 MB of zeros, one 1 at the end.
+    const int64_t n = (int64_t{1} << 24) + 2;
+    Tensor x = zeros({n});
+    x.at({n - 1}) = 1.0f;
+    CHECK(argmax(x, 0).item() == n - 1);
+    CHECK(argmax(x, 0).item() == 16777217);
+}
+
 TEST_CASE("argmax: ties give the first maximum, as torch.argmax") {
     const Tensor x = from_vector({1, 7, 3, 7, 7, 0}, {6});
     CHECK(argmax(x, 0).item() == 1);
