@@ -261,7 +261,7 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
             const TopK top = topk(softmax(logits, -1), k, -1);   // (1, k)
             std::vector<std::string> rows;
             for (int64_t i = 0; i < k; ++i) {
-                const auto index = static_cast<int64_t>(top.indices.at({0, i}));
+                const int64_t index = top.indices.at({0, i});
                 const float prob = top.values.at({0, i}), logit = logits.at({0, index});
                 const std::string& label = names[static_cast<size_t>(index)];
                 rows.push_back(as_json ? fmt::format("{{\"index\": {}, \"label\": {}, \"logit\": "

@@ -86,8 +86,7 @@ std::string render(const Tensor& x, const Formatter& f, bool summarize, size_t i
     const auto idx = shown_indices(x.size(0), summarize);
     if (x.dim() == 1) {
         // Elements per line so that a row fits in 80 columns.
-        const size_t per_line =
-            std::max<size_t>(1, (kLineWidth - indent) / (f.width + 2));
+        const size_t per_line = std::max<size_t>(1, (kLineWidth - indent) / (f.width + 2));
         std::string s = "[";
         for (size_t k = 0; k < idx.size(); ++k) {
             if (k) s += (k % per_line == 0) ? ",\n" + std::string(indent + 1, ' ') : ", ";
@@ -105,7 +104,49 @@ std::string render(const Tensor& x, const Formatter& f, bool summarize, size_t i
     return s + "]";
 }
 
+// An IndexTensor's values from the row-major position `at` on, one dim at a time; every
+// number right-aligned to `width`, as PyTorch aligns a LongTensor's columns.
+std::string render_indices(const IndexTensor& x, size_t dim, int64_t at, size_t width,
+                           bool summarize, size_t indent) {
+    const int64_t n = x.shape()[dim];
+    const int64_t inner =
+        numel(Shape(x.shape().begin() + static_cast<int64_t>(dim) + 1, x.shape().end()));
+    const auto idx = shown_indices(n, summarize);
+    const bool last = dim + 1 == x.shape().size();
+    const std::string sep =
+        last ? ", "
+             : ",\n" + std::string(x.shape().size() - dim - 2, '\n') + std::string(indent + 1, ' ');
+    // Numbers per line so that a row fits in 80 columns, as for float tensors.
+    const size_t per_line = std::max<size_t>(1, (kLineWidth - indent) / (width + 2));
+    std::string s = "[";
+    for (size_t k = 0; k < idx.size(); ++k) {
+        if (k) s += last && k % per_line == 0 ? ",\n" + std::string(indent + 1, ' ') : sep;
+        if (idx[k] < 0) {
+            s += "...";
+            continue;
+        }
+        if (last) {
+            const std::string v = std::to_string(x.data()[at + idx[k]]);
+            s += std::string(width > v.size() ? width - v.size() : 0, ' ') + v;
+        } else {
+            s += render_indices(x, dim + 1, at + idx[k] * inner, width, summarize, indent + 1);
+        }
+    }
+    return s + "]";
+}
+
 }  // namespace
+
+std::string repr(const IndexTensor& x) {
+    if (x.dim() == 0) return "tensor(" + std::to_string(x.item()) + ")";
+    if (x.numel() == 0) {
+        if (x.dim() == 1) return "tensor([], dtype=torch.int64)";
+        return "tensor([], size=" + to_string(x.shape()) + ", dtype=torch.int64)";
+    }
+    size_t width = 1;
+    for (int64_t v : x.to_vector()) width = std::max(width, std::to_string(v).size());
+    return "tensor(" + render_indices(x, 0, 0, width, x.numel() > kThreshold, 7) + ")";
+}
 
 std::string repr(const Tensor& x) {
     if (x.numel() == 0) {

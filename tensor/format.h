@@ -4,6 +4,7 @@
 //                                      [ 2.5000,  0.0000]])
 // Tensors with more than 1000 elements are summarised: the first and last 3 entries of each
 // dim with "..." between. fmt::print("{}", x.shape()) prints "(2, 2)" (see shape.h).
+// fmt::print("{}", top.indices) prints an IndexTensor the same way, with whole numbers.
 #pragma once
 
 #include <fmt/format.h>
@@ -15,6 +16,9 @@
 namespace vitlab {
 
 std::string repr(const Tensor& x);
+// Indices print as PyTorch prints a LongTensor: tensor([[3, 1],
+//                                                       [0, 2]])
+std::string repr(const IndexTensor& x);
 
 }  // namespace vitlab
 
@@ -22,6 +26,15 @@ template <>
 struct fmt::formatter<vitlab::Tensor> : fmt::formatter<std::string_view> {
     template <typename FormatContext>
     auto format(const vitlab::Tensor& x, FormatContext& ctx) const {
+        const std::string text = vitlab::repr(x);
+        return fmt::formatter<std::string_view>::format(text, ctx);
+    }
+};
+
+template <>
+struct fmt::formatter<vitlab::IndexTensor> : fmt::formatter<std::string_view> {
+    template <typename FormatContext>
+    auto format(const vitlab::IndexTensor& x, FormatContext& ctx) const {
         const std::string text = vitlab::repr(x);
         return fmt::formatter<std::string_view>::format(text, ctx);
     }

@@ -17,16 +17,18 @@ std::string to_string(const Shape& shape) {
         if (i) out += ", ";
         out += std::to_string(shape[i]);
     }
-    return out + ")";
+    // One element needs the comma in Python too: (5) is just the number 5, (5,) the tuple.
+    return out + (shape.size() == 1 ? ",)" : ")");
 }
 
 int64_t wrap_dim(int64_t dim, int64_t rank, const char* op) {
     // A 0-d tensor accepts dim 0 and -1, as in PyTorch.
     const int64_t r = std::max<int64_t>(rank, 1);
     if (dim < -r || dim >= r)
-        throw IndexError(fmt::format("{}: dim {} is out of range for a tensor of rank {} "
-                                     "(expected a dim in [{}, {}])",
-                                     op, dim, rank, -r, r - 1));
+        throw IndexError(
+            fmt::format("{}: dim {} is out of range for a tensor of rank {} "
+                        "(expected a dim in [{}, {}])",
+                        op, dim, rank, -r, r - 1));
     return dim < 0 ? dim + r : dim;
 }
 
@@ -48,9 +50,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
         const int64_t sa = i < n - a.size() ? 1 : a[i - (n - a.size())];
         const int64_t sb = i < n - b.size() ? 1 : b[i - (n - b.size())];
         if (sa != sb && sa != 1 && sb != 1)
-            throw ShapeError(fmt::format("{}: shapes {} and {} cannot be broadcast: "
-                                         "size {} != {} at dim {}",
-                                         op, to_string(a), to_string(b), sa, sb, i));
+            throw ShapeError(
+                fmt::format("{}: shapes {} and {} cannot be broadcast: "
+                            "size {} != {} at dim {}",
+                            op, to_string(a), to_string(b), sa, sb, i));
         out[i] = sa == 1 ? sb : sa;
     }
     return out;

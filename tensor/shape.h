@@ -36,7 +36,8 @@ struct IndexError : std::out_of_range {
 // Product of the sizes (1 for a 0-d shape).
 int64_t numel(const Shape& shape);
 
-// "(1, 576, 768)"; a 0-d shape prints "()" and a 1-d one "(5)".
+// "(1, 576, 768)", as Python prints the tuple tuple(x.shape): a 0-d shape prints "()" and a
+// 1-d one "(5,)".
 std::string to_string(const Shape& shape);
 
 // Maps dim in [-rank, rank) to [0, rank); anything else throws IndexError naming op, dim, rank.

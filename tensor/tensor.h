@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/index_tensor.h"
 #include "tensor/random.h"
 #include "tensor/shape.h"
 
@@ -89,7 +90,7 @@ public:
     Tensor sum(int64_t dim, bool keepdim = false) const;
     Tensor mean(int64_t dim, bool keepdim = false) const;
     Tensor max(int64_t dim, bool keepdim = false) const;     // values only
-    Tensor argmax(int64_t dim, bool keepdim = false) const;  // indices, stored as floats
+    IndexTensor argmax(int64_t dim, bool keepdim = false) const;  // int64 positions
     Tensor add(const Tensor& other) const;
     Tensor sub(const Tensor& other) const;
     Tensor mul(const Tensor& other) const;

@@ -104,7 +104,8 @@ TEST_CASE("cat: an empty list is an error") {
 TEST_CASE("cat: tensors of different rank are an error naming both shapes") {
     CHECK_THROWS_WITH_AS(
         cat({zeros({2, 3}), zeros({3})}, 0),
-        doctest::Contains("tensor 0 has shape (2, 3) (rank 2) and tensor 1 has shape (3) (rank 1)"),
+        doctest::Contains(
+            "tensor 0 has shape (2, 3) (rank 2) and tensor 1 has shape (3,) (rank 1)"),
         ShapeError);
     CHECK_THROWS_WITH_AS(cat({zeros({2, 3}), full({}, 1.0f)}, 0),
                          doctest::Contains("cat: tensor 1 is 0-d"), ShapeError);

@@ -271,7 +271,7 @@ TEST_CASE("checkpoint: a missing tensor is named with its expected shape") {
     t.erase("blocks.1.mlp.fc2.bias");
     CHECK(error_of(t) ==
           "checkpoint 'edited.safetensors': missing tensor 'blocks.1.mlp.fc2.bias' (expected "
-          "shape (32)) (for custom: img 32, patch 8, dim 32, depth 2, heads 4, mlp 64, classes "
+          "shape (32,)) (for custom: img 32, patch 8, dim 32, depth 2, heads 4, mlp 64, classes "
           "10; heads from --heads)");
 
     t = timm_tensors();
@@ -288,13 +288,13 @@ TEST_CASE("checkpoint: a missing tensor is named with its expected shape") {
 TEST_CASE("checkpoint: an unknown extra tensor is named with its shape") {
     TensorMap t = timm_tensors();
     t["fc_norm.weight"] = zeros({32});
-    CHECK(error_of(t).find("unexpected tensor 'fc_norm.weight' of shape (32)") !=
+    CHECK(error_of(t).find("unexpected tensor 'fc_norm.weight' of shape (32,)") !=
           std::string::npos);
     // A third block that is only half there: its missing tensors are reported, and counted.
     t = timm_tensors();
     t["blocks.2.norm1.weight"] = zeros({32});
     const std::string e = error_of(t);
-    CHECK(e.find("missing tensor 'blocks.2.norm1.bias' (expected shape (32)) (and 10 more "
+    CHECK(e.find("missing tensor 'blocks.2.norm1.bias' (expected shape (32,)) (and 10 more "
                  "problems)") != std::string::npos);
     CHECK(e.find("depth 3") != std::string::npos);
 }
@@ -327,7 +327,7 @@ TEST_CASE("checkpoint: Hugging Face problems name the Hugging Face tensor") {
     t = load_safetensors(kHF);
     t["vit.encoder.layer.0.attention.attention.query.bias"] = zeros({31});
     CHECK(error_of(t).find("tensor 'vit.encoder.layer.0.attention.attention.query.bias' has shape "
-                           "(31), expected (32)") != std::string::npos);
+                           "(31,), expected (32,)") != std::string::npos);
     t = load_safetensors(kHF);
     t["vit.pooler.dense.weight"] = zeros({32, 32});
     CHECK(error_of(t).find("unexpected tensor 'vit.pooler.dense.weight' of shape (32, 32)") !=

@@ -265,7 +265,7 @@ TEST_CASE(
             const Tensor probs = softmax(logits, -1);
             const TopK expected = topk(probs, 3, -1);
             for (int64_t i = 0; i < 3; ++i) {
-                const int64_t index = int64_t(expected.indices.at({0, i}));
+                const int64_t index = expected.indices.at({0, i});
                 CHECK(top[i].find("index")->as_int64() == index);
                 CHECK(top[i].find("label")->as_string() == "thing " + std::to_string(index));
                 CHECK(top[i].find("prob")->as_double() ==
@@ -329,7 +329,7 @@ TEST_CASE("vit: missing, truncated and corrupt weights exit 2 with one line nami
     t["head.bias"] = zeros({11});
     save_safetensors(w, t);
     check_fails(vit({"run", "--weights", w, "--heads", "4", "--input", "x", "--output", "y"}),
-                "checkpoint '" + w + "': tensor 'head.bias' has shape (11), expected (10)");
+                "checkpoint '" + w + "': tensor 'head.bias' has shape (11,), expected (10,)");
     // A message from a hostile file cannot break the one-line rule.
     t = load_safetensors(kTimm);
     t["evil\nname"] = zeros({1});

@@ -198,8 +198,8 @@ TEST_CASE("conv2d: shape mistakes throw ShapeError naming conv2d and the shapes"
                                                "weight (4, 2, 3, 3) expects 2"),
                              ShapeError);
         CHECK_THROWS_WITH_AS(conv2d(x, w, zeros({5}), 1, 0, k),
-                             doctest::Contains("conv2d: bias (5) does not match weight "
-                                               "(4, 3, 3, 3): expected (4)"),
+                             doctest::Contains("conv2d: bias (5,) does not match weight "
+                                               "(4, 3, 3, 3): expected (4,)"),
                              ShapeError);
         CHECK_THROWS_WITH_AS(conv2d(x, w, zeros({1, 4}), 1, 0, k),
                              doctest::Contains("conv2d: bias (1, 4)"), ShapeError);

@@ -90,14 +90,14 @@ TEST_CASE("broadcasting: 0-d tensors combine with anything") {
 
 TEST_CASE("broadcasting: incompatible shapes are an error naming the op and both shapes") {
     CHECK_THROWS_WITH_AS(zeros({2, 3}) + zeros({4}),
-                         doctest::Contains("add: shapes (2, 3) and (4) cannot be broadcast: "
+                         doctest::Contains("add: shapes (2, 3) and (4,) cannot be broadcast: "
                                            "size 3 != 4 at dim 1"),
                          ShapeError);
     CHECK_THROWS_WITH_AS(zeros({1, 577, 768}) - zeros({576, 768}),
                          doctest::Contains("sub: shapes (1, 577, 768) and (576, 768)"), ShapeError);
     CHECK_THROWS_WITH_AS(mul(zeros({2, 1, 5}), zeros({3, 4})),
                          doctest::Contains("mul: shapes (2, 1, 5) and (3, 4)"), ShapeError);
-    CHECK_THROWS_WITH_AS(zeros({3}) / zeros({2}), doctest::Contains("div: shapes (3) and (2)"),
+    CHECK_THROWS_WITH_AS(zeros({3}) / zeros({2}), doctest::Contains("div: shapes (3,) and (2,)"),
                          ShapeError);
 }
 
@@ -147,8 +147,9 @@ TEST_CASE("+=: a shape that would grow a is an error") {
     Tensor x = zeros({3});
     CHECK_THROWS_WITH_AS(
         x += zeros({2, 3}),
-        doctest::Contains("add_: (2, 3) does not broadcast to the in-place shape (3)"), ShapeError);
-    CHECK_THROWS_WITH_AS(x += zeros({4}), doctest::Contains("shapes (3) and (4)"), ShapeError);
+        doctest::Contains("add_: (2, 3) does not broadcast to the in-place shape (3,)"),
+        ShapeError);
+    CHECK_THROWS_WITH_AS(x += zeros({4}), doctest::Contains("shapes (3,) and (4,)"), ShapeError);
     CHECK(x.to_vector() == std::vector<float>{0, 0, 0});  // untouched
 }
 

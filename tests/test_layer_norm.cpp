@@ -103,12 +103,12 @@ TEST_CASE("layer_norm: empty inputs give empty outputs") {
 TEST_CASE("layer_norm: weight or bias of the wrong size throws ShapeError with the shapes") {
     const Tensor x = zeros({2, 4});
     CHECK_THROWS_WITH_AS(layer_norm(x, ones({5}), zeros({4})),
-                         doctest::Contains("layer_norm: weight (5) does not match x (2, 4): "
-                                           "expected (4)"),
+                         doctest::Contains("layer_norm: weight (5,) does not match x (2, 4): "
+                                           "expected (4,)"),
                          ShapeError);
     CHECK_THROWS_WITH_AS(layer_norm(x, ones({4}), zeros({1, 4})),
                          doctest::Contains("layer_norm: bias (1, 4) does not match x (2, 4): "
-                                           "expected (4)"),
+                                           "expected (4,)"),
                          ShapeError);
     CHECK_THROWS_WITH_AS(layer_norm(full({}, 1.0f), ones({1}), zeros({1})),
                          doctest::Contains("layer_norm: expected x of shape (..., C), got a 0-d"),

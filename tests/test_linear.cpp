@@ -58,11 +58,11 @@ TEST_CASE("linear: keeps leading dims; no inputs features means y = bias") {
 TEST_CASE("linear: wrong shapes name what was expected") {
     const Tensor x = ones({2, 4}), w = ones({5, 4});
     CHECK_THROWS_WITH_AS(linear(x, w, ones({4})),
-                         "linear: expected bias of shape (5) or none, got (4)", ShapeError);
+                         "linear: expected bias of shape (5,) or none, got (4,)", ShapeError);
     CHECK_THROWS_WITH_AS(linear(ones({2, 3}), w, ones({5})),
                          "linear: input (2, 3) does not end in in_features = 4 of weight (5, 4)",
                          ShapeError);
     CHECK_THROWS_WITH_AS(linear(x, ones({4}), ones({5})),
-                         "linear: expected a 2-d weight (out, in), got (4)", ShapeError);
+                         "linear: expected a 2-d weight (out, in), got (4,)", ShapeError);
     CHECK_THROWS_AS(linear(x, pack_b(w.transpose(0, 1)), ones({5, 1})), ShapeError);
 }

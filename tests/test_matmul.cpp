@@ -145,25 +145,25 @@ TEST_CASE("matmul: mismatched inner sizes name both shapes") {
     CHECK_THROWS_WITH_AS(matmul(zeros({576, 768}), zeros({512, 10})),
                          "matmul: cannot multiply (576, 768) by (512, 10): 768 != 512", ShapeError);
     CHECK_THROWS_WITH_AS(matmul(zeros({3}), zeros({4})),
-                         "matmul: cannot multiply (3) by (4): 3 != 4", ShapeError);
+                         "matmul: cannot multiply (3,) by (4,): 3 != 4", ShapeError);
     CHECK_THROWS_WITH_AS(matmul(zeros({3}), zeros({2, 4, 5})),
-                         "matmul: cannot multiply (3) by (2, 4, 5): 3 != 4", ShapeError);
+                         "matmul: cannot multiply (3,) by (2, 4, 5): 3 != 4", ShapeError);
     CHECK_THROWS_WITH_AS(matmul(zeros({2, 3, 4}), zeros({5}), Kernel::Naive),
-                         "matmul: cannot multiply (2, 3, 4) by (5): 4 != 5", ShapeError);
+                         "matmul: cannot multiply (2, 3, 4) by (5,): 4 != 5", ShapeError);
 }
 
 TEST_CASE("matmul: batch dims that do not broadcast are named") {
     CHECK_THROWS_WITH_AS(matmul(zeros({2, 3, 4, 5}), zeros({4, 5, 6})),
                          "matmul: cannot multiply (2, 3, 4, 5) by (4, 5, 6): batch dims (2, 3) "
-                         "and (4) do not broadcast (3 != 4)",
+                         "and (4,) do not broadcast (3 != 4)",
                          ShapeError);
 }
 
 TEST_CASE("matmul: a 0-d operand is rejected") {
     CHECK_THROWS_WITH_AS(matmul(full({}, 2), zeros({3})),
-                         "matmul: both arguments need at least 1 dim, got () and (3)", ShapeError);
+                         "matmul: both arguments need at least 1 dim, got () and (3,)", ShapeError);
     CHECK_THROWS_WITH_AS(matmul(zeros({3}), full({}, 2)),
-                         "matmul: both arguments need at least 1 dim, got (3) and ()", ShapeError);
+                         "matmul: both arguments need at least 1 dim, got (3,) and ()", ShapeError);
 }
 
 TEST_CASE("matmul: gemm checks its output tensor") {

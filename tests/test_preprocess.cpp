@@ -127,7 +127,7 @@ TEST_CASE("resize_bicubic: a transposed (non-contiguous) input gives the same re
 TEST_CASE("resize_bicubic: bad shapes and sizes are ShapeErrors naming the op") {
     CHECK_THROWS_WITH_AS(
         resize_bicubic(zeros({5}), 2, 2),
-        doctest::Contains("resize_bicubic: expected a (..., H, W) tensor, got (5)"), ShapeError);
+        doctest::Contains("resize_bicubic: expected a (..., H, W) tensor, got (5,)"), ShapeError);
     CHECK_THROWS_WITH_AS(resize_bicubic(zeros({3, 4, 4}), 0, 2),
                          doctest::Contains("resize_bicubic: cannot resize (3, 4, 4) to (0, 2): "
                                            "sizes must be positive"),
@@ -166,7 +166,7 @@ TEST_CASE("center_crop: a crop that fits is a view of the input") {
 
 TEST_CASE("center_crop: bad shapes are ShapeErrors") {
     CHECK_THROWS_WITH_AS(center_crop(zeros({4}), 2, 2),
-                         doctest::Contains("center_crop: expected a (..., H, W) tensor, got (4)"),
+                         doctest::Contains("center_crop: expected a (..., H, W) tensor, got (4,)"),
                          ShapeError);
     CHECK_THROWS_WITH_AS(center_crop(zeros({3, 4, 4}), 2, -1),
                          doctest::Contains("center_crop: cannot crop (3, 4, 4) to (2, -1)"),

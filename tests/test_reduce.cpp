@@ -43,33 +43,43 @@ TEST_CASE("mean: divides the sum by the size of the dim") {
 TEST_CASE("max and argmax: the largest value and its position") {
     const Tensor x = two_by_three();
     CHECK(max(x, 1).to_vector() == std::vector<float>{5, 6});
-    CHECK(argmax(x, 1).to_vector() == std::vector<float>{1, 2});
+    CHECK(argmax(x, 1).to_vector() == std::vector<int64_t>{1, 2});
     CHECK(max(x, 0).to_vector() == std::vector<float>{4, 5, 6});
-    CHECK(argmax(x, 0).to_vector() == std::vector<float>{1, 0, 1});
+    CHECK(argmax(x, 0).to_vector() == std::vector<int64_t>{1, 0, 1});
     CHECK(x.max(-1).to_vector() == std::vector<float>{5, 6});
-    CHECK(x.argmax(-1).to_vector() == std::vector<float>{1, 2});
+    CHECK(x.argmax(-1).to_vector() == std::vector<int64_t>{1, 2});
 }
 
 TEST_CASE("max and argmax: negative numbers only (the start value must not be 0)") {
     const Tensor x = from_vector({-3, -1, -2}, {3});
     CHECK(max(x, 0).item() == -1.0f);
-    CHECK(argmax(x, 0).item() == 1.0f);
+    CHECK(argmax(x, 0).item() == 1);
+}
+
+TEST_CASE("argmax: positions past 2^24 are exact (int64, not float)") {
+    // 2^24 + 1 = 16777217 is the first whole number a float cannot hold: as a float index it
+    // would come back as 16777216, one element too early. 64 MB of zeros, one 1 at the end.
+    const int64_t n = (int64_t{1} << 24) + 2;
+    Tensor x = zeros({n});
+    x.at({n - 1}) = 1.0f;
+    CHECK(argmax(x, 0).item() == n - 1);
+    CHECK(argmax(x, 0).item() == 16777217);
 }
 
 TEST_CASE("argmax: ties give the first maximum, as torch.argmax") {
     const Tensor x = from_vector({1, 7, 3, 7, 7, 0}, {6});
-    CHECK(argmax(x, 0).item() == 1.0f);
+    CHECK(argmax(x, 0).item() == 1);
     const Tensor cols = from_vector({2, 2, 2, 2, 5, 5}, {3, 2});
-    CHECK(argmax(cols, 0).to_vector() == std::vector<float>{2, 2});
-    CHECK(argmax(cols, 1).to_vector() == std::vector<float>{0, 0, 0});
+    CHECK(argmax(cols, 0).to_vector() == std::vector<int64_t>{2, 2});
+    CHECK(argmax(cols, 1).to_vector() == std::vector<int64_t>{0, 0, 0});
 }
 
 TEST_CASE("max and argmax: NaN wins, as in PyTorch (the first NaN is returned)") {
     const Tensor x = from_vector({1, kNaN, 3, kNaN}, {4});
     CHECK(std::isnan(max(x, 0).item()));
-    CHECK(argmax(x, 0).item() == 1.0f);
+    CHECK(argmax(x, 0).item() == 1);
     const Tensor y = from_vector({kNaN, 5}, {2});
-    CHECK(argmax(y, 0).item() == 0.0f);
+    CHECK(argmax(y, 0).item() == 0);
 }
 
 TEST_CASE("reductions: keepdim leaves a size-1 dim that broadcasts back") {
@@ -107,7 +117,7 @@ TEST_CASE("reductions: a 0-d tensor reduces over dim 0 or -1 to itself") {
     CHECK(sum(x, -1, true).dim() == 0);  // torch keeps it 0-d with keepdim too
     CHECK(mean(x, 0).item() == 5.0f);
     CHECK(max(x, 0).item() == 5.0f);
-    CHECK(argmax(x, 0).item() == 0.0f);
+    CHECK(argmax(x, 0).item() == 0);
     CHECK_THROWS_AS(sum(x, 1), IndexError);
 }
 
@@ -174,7 +184,8 @@ TEST_CASE("reductions: agree with element-by-element loops on random shapes") {
             CAPTURE(dim);
             Shape rest = shape;
             rest[dim] = 1;
-            std::vector<float> sums, maxes, args;
+            std::vector<float> sums, maxes;
+            std::vector<int64_t> args;
             for_each_index(rest, [&](const std::vector<int64_t>& index) {
                 std::vector<int64_t> i = index;
                 double s = 0.0;
@@ -186,7 +197,7 @@ TEST_CASE("reductions: agree with element-by-element loops on random shapes") {
                 }
                 sums.push_back(static_cast<float>(s));
                 maxes.push_back(best);
-                args.push_back(static_cast<float>(best_at));
+                args.push_back(best_at);
             });
             check_close(sum(x, dim, true), from_vector(sums, rest), 1e-6f, 1e-6f);
             CHECK(max(x, dim, true).to_vector() == maxes);
@@ -213,6 +224,11 @@ TEST_CASE("reductions: match torch") {
         check_close(sum(x, dim), f[name + ".sum"], 1e-5f, 1e-5f);
         check_close(mean(x, dim), f[name + ".mean"], 1e-6f, 1e-5f);
         check_close(max(x, dim), f[name + ".max"], 0.0f, 0.0f);
-        check_close(argmax(x, dim), f[name + ".argmax"], 0.0f, 0.0f);
+        // torch's int64 argmax is stored as floats in the fixture (whole numbers, exact).
+        const Tensor expected = f[name + ".argmax"];
+        CHECK(argmax(x, dim).shape() == expected.shape());
+        std::vector<int64_t> positions;
+        for (float v : expected.to_vector()) positions.push_back(static_cast<int64_t>(v));
+        CHECK(argmax(x, dim).to_vector() == positions);
     }
 }

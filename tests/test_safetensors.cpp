@@ -513,7 +513,7 @@ TEST_CASE("safetensors: offsets must match the shape and stay inside the data se
     CHECK(error(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", data) ==
           p + "tensor 'w': data_offsets [8, 4] begin after they end");
     CHECK(error(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", data) ==
-          p + "tensor 'w': data_offsets [0, 4] hold 4 bytes but shape (2) of F32 needs 8 bytes");
+          p + "tensor 'w': data_offsets [0, 4] hold 4 bytes but shape (2,) of F32 needs 8 bytes");
     CHECK(error(R"({"w":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,4]}})", data) ==
           p + "tensor 'w': data_offsets [0, 4] hold 4 bytes but shape (2, 3) of BF16 needs 12 "
               "bytes");

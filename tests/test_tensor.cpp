@@ -70,7 +70,7 @@ TEST_CASE("item: only for a tensor of one element") {
     CHECK(from_vector({4}, {1, 1}).item() == 4.0f);
     CHECK_THROWS_WITH_AS(
         zeros({2}).item(),
-        doctest::Contains("item: expected a tensor with one element, got shape (2)"), ShapeError);
+        doctest::Contains("item: expected a tensor with one element, got shape (2,)"), ShapeError);
 }
 
 TEST_CASE("fill_ and copy_: write into a tensor; copy_ broadcasts its source") {
@@ -169,10 +169,11 @@ TEST_CASE("rand_uniform: values inside [low, high)") {
 
 // ---- printing ---------------------------------------------------------------------------------
 
-TEST_CASE("Shape prints like a Python tuple without the trailing comma") {
+TEST_CASE("Shape prints like a Python tuple, with the comma of a 1-tuple") {
     CHECK(to_string(Shape{1, 576, 768}) == "(1, 576, 768)");
     CHECK(fmt::format("{}", Shape{1, 576, 768}) == "(1, 576, 768)");
-    CHECK(to_string(Shape{5}) == "(5)");
+    CHECK(to_string(Shape{5}) == "(5,)");  // tuple(torch.zeros(5).shape) prints (5,)
+    CHECK(fmt::format("{}", zeros({768}).shape()) == "(768,)");
     CHECK(to_string(Shape{}) == "()");
     CHECK(fmt::format("x is {}", zeros({2, 0}).shape()) == "x is (2, 0)");
 }
@@ -310,4 +311,38 @@ TEST_CASE("zeros and full after a large block was freed: a reused block is writt
     Tensor a = full(big, 1.0f), b = full(big, 2.0f);
     CHECK(a.data() != b.data());
     CHECK(a.to_vector()[12345] == 1.0f);
+}
+
+// ---- index tensors (what argmax and topk return) ----------------------------------------------
+
+TEST_CASE("IndexTensor: int64 values with a shape, read with bounds-checked at()") {
+    const IndexTensor idx(Shape{2, 3}, {0, 5, 2, 7, 1, 3});
+    CHECK(idx.dim() == 2);
+    CHECK(idx.size(-1) == 3);
+    CHECK(idx.numel() == 6);
+    CHECK(idx.at({1, 0}) == 7);
+    CHECK(idx.at({-1, -1}) == 3);
+    CHECK(idx.at(std::vector<int64_t>{0, 1}) == 5);
+    CHECK_THROWS_WITH_AS(idx.at({0, 3}),
+                         doctest::Contains("at: index 3 is out of range for dim 1 of shape (2, 3)"),
+                         IndexError);
+    CHECK_THROWS_WITH_AS(idx.at({0}), doctest::Contains("at: 1 indices for an index tensor"),
+                         IndexError);
+    CHECK_THROWS_WITH_AS(idx.item(), doctest::Contains("got shape (2, 3)"), ShapeError);
+    CHECK(IndexTensor(Shape{}, {4}).item() == 4);
+    CHECK(IndexTensor().shape() == Shape{0});
+    CHECK_THROWS_WITH_AS(IndexTensor(Shape{2, 2}, {1, 2, 3}),
+                         doctest::Contains("3 values do not fill shape (2, 2)"), ShapeError);
+    CHECK(idx == IndexTensor(Shape{2, 3}, {0, 5, 2, 7, 1, 3}));
+    CHECK(idx != IndexTensor(Shape{3, 2}, {0, 5, 2, 7, 1, 3}));
+}
+
+TEST_CASE("IndexTensor prints as PyTorch prints a LongTensor") {
+    // repr(torch.tensor(...)) in PyTorch 1.13.
+    CHECK(repr(IndexTensor(Shape{3}, {3, 1, 4})) == "tensor([3, 1, 4])");
+    CHECK(repr(IndexTensor(Shape{2, 2}, {1, 20, 3, 4})) == "tensor([[ 1, 20],\n        [ 3,  4]])");
+    CHECK(repr(IndexTensor(Shape{}, {7})) == "tensor(7)");
+    CHECK(repr(IndexTensor(Shape{0}, {})) == "tensor([], dtype=torch.int64)");
+    CHECK(fmt::format("{}", argmax(from_vector({1, 9, 4, 8, 2, 6}, {2, 3}), 1)) ==
+          "tensor([1, 0])");
 }

@@ -8,9 +8,10 @@
 //     图像块转换为768维的向量。最终得到的张量形状为(1, 576, 768)，其中576是图像块的数量，
 //     768是每个图像块的向量维度。这个张量可以作为Transformer模型的输入。
 //
-// Part 1 is the notebook's cell, with its own Chinese comments. Part 2 follows the
-// notebook's explanation (代码解释). Part 3 shows that the convolution is nothing more than
-// "cut the image into patches + one matrix product".
+// Step 1 is the notebook's cell, with its own Chinese comments. Step 2 looks at the 线性投影/
+// 卷积层 (linear projection as a convolution) and its parameters. Step 3 follows the notebook's
+// explanation (代码解释) of flatten and transpose. Step 4 shows that the convolution is nothing
+// more than "cut the image into patches + one matrix product".
 // Run: make run T=01.  Next: 02_class_token_and_position_embedding.cpp.
 #include "nn/nn.h"       // import torch.nn as nn
 #include "tensor/ops.h"  // import torch
@@ -19,7 +20,11 @@
 using namespace vitlab;
 
 int main() {
-    // ---- Part 1: the notebook's cell -------------------------------------------------------
+    using tutorial::heading;
+    // ---- Step 1: the notebook's cell -------------------------------------------------------
+    heading("Step 1", "图像块嵌入", "Patch Embedding",
+            "笔记本的代码：切成图像块，每块变成 768 维向量",
+            "the notebook's cell: cut into patches, each becomes a 768-dim vector");
     // 定义图像大小和图像块大小
     const int64_t image_size = 384;  // 图像的高度和宽度都是384
     const int64_t patch_size = 16;   // 图像块的大小是16x16
@@ -34,14 +39,14 @@ int main() {
     // 创建一个模拟图像的随机张量
     Generator gen(1);  // torch.randn draws from a global generator; ours is explicit
     Tensor x = randn({1, 3, 384, 384}, gen);  // 批量大小为1，通道数为3，图像大小为384x384
-    const Tensor image = x;                   // kept for part 3 (a handle: nothing is copied)
+    const Tensor image = x;                   // kept for step 4 (a handle: nothing is copied)
 
     // 将图像通过图像块嵌入层
     x = patch_embed(x);
 
     // 查看输出张量的形状
     fmt::print("Shape after patch embedding: {}\n", x.shape());  // 输出形状为 (1, 768, 24, 24)
-    const Tensor grid = x;                                       // kept for part 2
+    const Tensor grid = x;                                       // kept for step 3
 
     // 展平张量并转置
     x = x.flatten(2).transpose(1, 2);
@@ -52,10 +57,26 @@ int main() {
     // 打印最终张量的形状
     fmt::print("Final tensor shape: {}\n", x.shape());
 
-    // ---- Part 2: the notebook's explanation (代码解释) --------------------------------------
+    // ---- Step 2: the layer's parameters -----------------------------------------------------
+    // Conv2d(in_channels=3, out_channels=768, kernel_size=16, stride=16) holds one 3x16x16
+    // filter per output channel, weight (768, 3, 16, 16), and one bias per channel, (768,).
+    heading("Step 2", "线性投影/卷积层", "Linear projection as a convolution", "卷积层的权重与偏置",
+            "the convolution's weight and bias");
+    tutorial::step("patch_embed.weight", patch_embed.weight.shape());
+    tutorial::step("patch_embed.bias", patch_embed.bias.shape());
+    tutorial::check(patch_embed.weight.shape() == Shape{768, 3, 16, 16},
+                    "weight is (out_channels, in_channels, kH, kW) = (768, 3, 16, 16)");
+    tutorial::check(patch_embed.bias.shape() == Shape{768}, "bias is (out_channels,) = (768,)");
+    tutorial::step("parameters: 768*3*16*16 + 768",
+                   tutorial::thousands(patch_embed.weight.numel() + patch_embed.bias.numel()));
+
+    // ---- Step 3: the notebook's explanation (代码解释) --------------------------------------
+    heading("Step 3", "展平与转置", "Flatten and transpose",
+            "(1, 768, 24, 24) 变成 576 个 768 维的标记",
+            "(1, 768, 24, 24) becomes 576 tokens of 768");
     const int64_t patches_per_side = image_size / patch_size;
-    fmt::print("\nNumber of patches (num_words): {} = ({} / {})^2 = {} x {}\n", num_words,
-               image_size, patch_size, patches_per_side, patches_per_side);
+    fmt::print("Number of patches (num_words): {} = ({} / {})^2 = {} x {}\n", num_words, image_size,
+               patch_size, patches_per_side, patches_per_side);
     fmt::print(
         "Note for the reader: the notebook's explanation (step 2) writes\n"
         "  num_words = image_size // patch_size          -> {}, the patches along ONE side,\n"
@@ -73,7 +94,10 @@ int main() {
     tutorial::check(x.shares_storage_with(grid),
                     "flatten and transpose are views: the final tensor shares the conv's storage");
 
-    // ---- Part 3: the conv is "cut into patches + one matmul" --------------------------------
+    // ---- Step 4: the conv is "cut into patches + one matmul" --------------------------------
+    heading("Step 4", "线性投影 = 切块 + 矩阵乘法", "Linear projection = patches + one matmul",
+            "卷积等于把图像块展平后乘以权重矩阵",
+            "the conv equals flattened patches times a weight matrix");
     // A kernel-16, stride-16 conv never overlaps two patches, so each output vector depends on
     // one patch only: out[patch] = W (768, 3*16*16) @ patch pixels + b.
     const int64_t G = patches_per_side, P = patch_size;
@@ -87,7 +111,7 @@ int main() {
     const Tensor W = patch_embed.weight.reshape({768, 3 * P * P});
     const Tensor by_matmul = matmul(patches, W.transpose(0, 1)) + patch_embed.bias;
 
-    fmt::print("\nCut the image into patches:\n");
+    fmt::print("Cut the image into patches:\n");
     fmt::print("  image                         {}\n", image.shape());
     fmt::print("  .view(1, 3, 24, 16, 24, 16)   {}\n", split.shape());
     fmt::print("  .permute(0, 2, 4, 1, 3, 5)    {}\n", grouped.shape());

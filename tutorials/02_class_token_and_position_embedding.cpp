@@ -20,11 +20,13 @@
 using namespace vitlab;
 
 int main() {
+    using tutorial::heading;
     using tutorial::step;
     nn::manual_seed(0);
     Generator gen(1);  // the inputs: another seed than the weights' (see 07)
 
-    fmt::print("Step 1. 图像块嵌入 Patch Embedding (tutorial 01 as one layer)\n");
+    heading("Step 1", "图像块嵌入", "Patch Embedding", "教程 01 的卷积层，作为一个模块",
+            "tutorial 01 as one layer");
     nn::PatchEmbed patch_embed(/*img_size=*/384, /*patch_size=*/16, /*in_chans=*/3,
                                /*embed_dim=*/768);
     const Tensor image = randn({1, 3, 384, 384}, gen);
@@ -43,14 +45,16 @@ int main() {
     nn::trunc_normal_(pos_embed, gen, 0.0f, 0.02f);
 
     // Put at the front, one copy per image of the batch (expand is a view: stride 0 on B).
-    fmt::print("Step 2. 分类标记 Class Token: one more token, at the front\n");
+    heading("Step 2", "分类标记", "Class Token", "在序列最前面多加一个可学习的标记",
+            "one more learned token, at the front");
     step("cls_token", cls_token.shape());
     step("cls_token.expand(B, 1, C)", cls_token.expand({B, 1, C}).shape());
     x = cat({cls_token.expand({B, 1, C}), x}, 1);
     step("x = cat({cls_token.expand(B, 1, C), x}, 1)", x.shape());
 
     // Token i gets vector i added, whatever the image: the model can tell where a patch was.
-    fmt::print("Step 3. 位置嵌入 Position Embedding: one vector per token, added\n");
+    heading("Step 3", "位置嵌入", "Position Embedding", "每个标记加上自己位置的向量",
+            "each token gets its position's vector added");
     step("pos_embed", pos_embed.shape());
     x = x + pos_embed;
     step("x = x + pos_embed", x.shape());
@@ -70,7 +74,8 @@ int main() {
                                               rest));
 
     // A batch: the same class token and position embedding serve every image.
-    fmt::print("\nWith a batch of 2 images:\n");
+    heading("Step 4", "批量", "Batch", "同一个分类标记和位置嵌入用于每张图像",
+            "the same class token and position embedding serve every image");
     const Tensor batch = randn({2, N, C}, gen);
     step("patch tokens", batch.shape());
     step("cls_token.expand(2, 1, C)", cls_token.expand({2, 1, C}).shape());

@@ -20,6 +20,7 @@
 using namespace vitlab;
 
 int main() {
+    using tutorial::heading;
     using tutorial::step;
     nn::manual_seed(0);
     Generator gen(1);  // the inputs: another seed than the weights' (see 07)
@@ -27,10 +28,14 @@ int main() {
     // The 577 tokens of tutorial 02 (random stand-ins): class token + 576 patches, 768 each.
     const int64_t C = 768;
     const Tensor x = randn({1, 577, C}, gen);
-    fmt::print("Self-attention with one head of d = {}:\n", C);
+    heading("Step 1", "多头注意力（单头）", "Multi-Head Attention, one head",
+            "自注意力：每个标记都看所有标记", "self-attention: every token looks at every token");
+    fmt::print("One head of d = {} (tutorial 04 splits it into 12 heads of 64):\n", C);
     step("x (tokens)", x.shape());
 
     // Three learned projections, nn.Linear(768, 768) each.
+    heading("Step 2", "查询、键、值", "Query, key, value", "三个线性层：查询 q、键 k、值 v",
+            "three Linear layers: query q, key k, value v");
     nn::Linear W_q(C, C), W_k(C, C), W_v(C, C);
     const Tensor q = W_q(x);
     const Tensor k = W_k(x);
@@ -40,6 +45,8 @@ int main() {
     step("v = W_v(x)", v.shape());
 
     // Every query against every key: a 577 x 577 table of dot products.
+    heading("Step 3", "注意力权重", "Attention weights", "q 与 k 的点积，缩放后做 softmax",
+            "dot products of q and k, scaled, then softmax");
     const float scale = 1.0f / std::sqrt(float(C));
     const Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;
     step("k.transpose(-2, -1)", k.transpose(-2, -1).shape());
@@ -54,20 +61,25 @@ int main() {
                     fmt::format("each of the {} rows of attn sums to 1 (max |sum - 1| = {:.1e})",
                                 row_sums.size(-1), sum_error));
 
+    heading("Step 4", "加权平均", "Weighted average", "用注意力权重对值 v 加权平均",
+            "the values v averaged with the attention weights");
     const Tensor out = matmul(attn, v);
     step("out = attn @ v", out.shape());
     tutorial::check(out.shape() == x.shape(), "self-attention keeps the shape (1, 577, 768)");
 
     // Row 0 is what the class token gathers from the image (random weights: no meaning yet).
     const TopK top = topk(attn.select(1, 0).select(0, 0), 3);  // attn[0, 0]: (577)
-    fmt::print("\nThe class token (row 0 of attn) attends most to tokens");
+    fmt::print("The 分类标记 class token (row 0 of attn) attends most to tokens");
     for (int64_t i = 0; i < 3; ++i)
-        fmt::print(" {} ({:.4f})", int64_t(top.indices.at({i})), top.values.at({i}));
+        fmt::print(" {} ({:.4f})", top.indices.at({i}), top.values.at({i}));
     fmt::print(",\nwhere a uniform average would give each {:.4f}.\n", 1.0f / 577.0f);
 
     // Why sqrt(d): the scores grow like sqrt(d), and big scores make the softmax nearly one-hot.
     const Tensor unscaled = softmax(matmul(q, k.transpose(-2, -1)), -1);
-    fmt::print("Why divide by sqrt(768) = {:.1f}:\n", 1.0f / scale);
+    heading("Step 5", "为什么除以 sqrt(d)", "Why divide by sqrt(d)",
+            "不缩放时分数太大，softmax 几乎变成 one-hot",
+            "unscaled scores are large and the softmax turns nearly one-hot");
+    fmt::print("sqrt(768) = {:.1f}:\n", 1.0f / scale);
     step("typical score (root mean square)",
          fmt::format("{:.2f} scaled, {:.2f} unscaled", tutorial::rms(scores),
                      tutorial::rms(scores) / scale));

@@ -18,6 +18,7 @@
 using namespace vitlab;
 
 int main() {
+    using tutorial::heading;
     using tutorial::step;
     nn::manual_seed(0);
     Generator gen(1);  // the inputs: another seed than the weights' (see 07)
@@ -26,7 +27,9 @@ int main() {
     const Tensor x = randn({B, N, C}, gen);                    // tokens, as after tutorial 02
     nn::Attention attention(C, H);  // owns qkv = Linear(768, 2304) and proj = Linear(768, 768)
 
-    fmt::print("Split into {} heads of {}:\n", H, D);
+    heading("Step 1", "多头注意力：分头", "Multi-Head Attention: split into heads",
+            fmt::format("一个线性层算出 q、k、v，再分成 {} 个 {} 维的头", H, D),
+            fmt::format("one Linear makes q, k, v; views split them into {} heads of {}", H, D));
     step("x", x.shape());
     const Tensor fused = attention.qkv(x);  // one matmul for q, k and v of all heads
     Tensor qkv = fused;
@@ -41,7 +44,9 @@ int main() {
         q.shares_storage_with(fused) && v.shares_storage_with(fused),
         "splitting into heads copied nothing: q, k, v are views of the Linear's output");
 
-    fmt::print("Attention in every head at once (the batch dims (1, 12) broadcast in matmul):\n");
+    heading("Step 2", "每个头的注意力", "Attention in every head",
+            "12 个头同时计算（matmul 对 (1, 12) 广播）",
+            "all 12 heads at once (matmul broadcasts over (1, 12))");
     const Tensor attn = softmax(matmul(q, k.transpose(-2, -1)) * attention.scale, -1);
     step("attn = softmax(q @ k^T / sqrt(64), -1)", attn.shape());
     const float sum_error = max_abs_diff(attn.sum(-1), ones({B, H, N}));
@@ -51,7 +56,8 @@ int main() {
     Tensor out = matmul(attn, v);
     step("out = attn @ v", out.shape());
 
-    fmt::print("Merge the heads back:\n");
+    heading("Step 3", "合并各头", "Merge the heads", "拼接回 768 维，再经过输出投影",
+            "concatenate back to 768, then the output projection");
     out = out.transpose(1, 2);
     step("out = out.transpose(1, 2)", out.shape());
     out = out.reshape({B, N, C});  // a copy: after the transpose the heads are not contiguous
@@ -65,7 +71,9 @@ int main() {
                     fmt::format("equals nn::Attention(768, 12) (max difference {:.1e})", diff));
 
     // 12 heads of 64 cost what one head of 768 costs: 12 * 577*577*64 = 577*577*768.
-    fmt::print("\nMultiply-adds in q @ k^T:\n");
+    heading("Step 4", "计算量", "Cost", "12 个 64 维的头与一个 768 维的头计算量相同",
+            "12 heads of 64 cost what one head of 768 costs");
+    fmt::print("Multiply-adds in q @ k^T:\n");
     step("12 heads x 577 x 577 x 64", tutorial::thousands(H * N * N * D));
     step("one head x 577 x 577 x 768", tutorial::thousands(N * N * C));
     return tutorial::exit_code();

@@ -19,6 +19,7 @@
 using namespace vitlab;
 
 int main() {
+    using tutorial::heading;
     using tutorial::rms;
     using tutorial::step;
     nn::manual_seed(0);
@@ -27,7 +28,9 @@ int main() {
     const Tensor x = randn({1, 577, 768}, gen);  // tokens, as after tutorial 02
     nn::Block block(/*dim=*/768, /*num_heads=*/12, /*mlp_hidden_dim=*/3072);
 
-    fmt::print("The MLP, on every token separately:\n");
+    heading("Step 1", "前馈神经网络 (MLP)", "Feed-forward network (MLP)",
+            "多层感知机：Linear、GELU、Linear，每个标记单独计算",
+            "a multi-layer perceptron: Linear, GELU, Linear, on every token separately");
     step("x", x.shape());
     Tensor h = block.mlp.fc1(x);
     step("h = fc1(x)       Linear(768, 3072)", h.shape());
@@ -37,7 +40,9 @@ int main() {
     step("h = fc2(h)       Linear(3072, 768)", h.shape());
     tutorial::check(h.shape() == x.shape(), "the MLP gives back (1, 577, 768)");
 
-    fmt::print("\nPre-norm: LayerNorm each token before the sublayer:\n");
+    heading("Step 2", "层归一化", "LayerNorm (pre-norm)",
+            "每个子层之前，把每个标记归一化为均值 0、方差 1",
+            "before each sublayer, every token is normalised to mean 0, variance 1");
     const Tensor n = block.norm1(x);
     step("n = norm1(x)", n.shape());
     const float mean_error = max_abs_diff(mean(n, -1), zeros({1, 577}));
@@ -48,7 +53,8 @@ int main() {
                                 "(max |var - 1| {:.1e})",
                                 mean_error, var_error));
 
-    fmt::print("\nResiduals: each sublayer adds a correction to x:\n");
+    heading("Step 3", "残差连接", "Residual connections", "子层的输出加回输入：x = x + 子层(x)",
+            "each sublayer's output is added to its input");
     const Tensor a = block.attn(block.norm1(x));
     Tensor y = x + a;
     step("y = x + attn(norm1(x))", y.shape());
@@ -60,6 +66,9 @@ int main() {
     step("size of the mlp's correction", fmt::format("{:.4f}", rms(m)));
 
     // The same weights through the layer the model uses.
+    heading("Step 4", "Transformer 编码器层", "One Transformer Encoder block",
+            "多头注意力 + 前馈神经网络，各带层归一化和残差连接",
+            "multi-head attention + MLP, each with LayerNorm and a residual");
     const float diff = max_abs_diff(y, block(x));
     tutorial::check(diff < 1e-4f, fmt::format("equals nn::Block(768, 12, 3072) "
                                               "(max difference {:.1e})",

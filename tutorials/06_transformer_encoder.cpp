@@ -16,11 +16,14 @@
 using namespace vitlab;
 
 int main() {
+    using tutorial::heading;
     fmt::print("SIMD kernels: {}\n", isa_summary());  // the times below depend on them
     nn::manual_seed(0);
     Generator gen(1);  // the inputs: another seed than the weights' (see 07)
     const int64_t depth = 12, dim = 768, heads = 12, mlp_dim = 3072, N = 577;
 
+    heading("Step 1", "Transformer 编码器", "Transformer Encoder", "12 个编码器层，各有自己的权重",
+            "12 encoder blocks, each with its own weights");
     // nn::ModuleList names them "0".."11", so their parameters are blocks.3.attn.qkv.weight, ...
     tutorial::Timer build;
     nn::ModuleList<nn::Block> blocks;
@@ -31,6 +34,8 @@ int main() {
     Tensor x = randn({1, N, dim}, gen);  // the embedded tokens of tutorial 02
     fmt::print("Input: {}\n", x.shape());
 
+    heading("Step 2", "逐层前向", "Block by block", "每一层的输入和输出形状相同：(1, 577, 768)",
+            "every block takes and gives (1, 577, 768)");
     // Multiply-adds of one block: qkv, proj, fc1, fc2 (Linear layers) + q @ k^T and attn @ v.
     const double macs = double(N) * dim * (3 * dim + dim + 2 * mlp_dim) + 2.0 * N * N * dim;
     bool shape_kept = true;

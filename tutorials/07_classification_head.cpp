@@ -25,6 +25,7 @@
 using namespace vitlab;
 
 int main() {
+    using tutorial::heading;
     using tutorial::step;
     // Weights and inputs get different seeds. With the same seed, randn would repeat the
     // numbers drawn for head.weight's first row, token 0 would point along that row, and
@@ -36,11 +37,18 @@ int main() {
     nn::LayerNorm norm(768);               // eps 1e-6, as timm's ViT
     nn::Linear head(768, 1000);
 
+    heading("Step 1", "层归一化", "LayerNorm (the final one)", "编码器输出的每个标记再归一化一次",
+            "every token of the encoder's output, normalised once more");
     step("x (the encoder's output)", x.shape());
     x = norm(x);
     step("x = norm(x)", x.shape());
+    heading("Step 2", "分类标记", "Class Token", "只取第 0 个标记，即分类标记",
+            "only token 0, the class token, is read");
     const Tensor cls = x.select(1, 0);  // x[:, 0]: a view, token 0 of every image
     step("cls = x[:, 0]", cls.shape());
+    heading("Step 3", "分类头", "Classification Head",
+            "一个线性层（图中的多层感知机 MLP Head）得到 1000 个类别分数",
+            "one Linear layer (the figure's MLP head, 多层感知机) gives 1000 class scores");
     const Tensor logits = head(cls);
     step("logits = head(cls)   Linear(768, 1000)", logits.shape());
     const Tensor probs = softmax(logits, -1);
@@ -57,15 +65,17 @@ int main() {
         fmt::print("(no class names: {})\n", e.what());
     }
 
-    const TopK top = topk(probs, 5, -1);  // values and indices (1, 5)
+    heading("Step 4", "类别标签", "Class labels", "概率最大的五个类别",
+            "the five most likely classes");
+    const TopK top = topk(probs, 5, -1);  // values (1, 5) float, indices (1, 5) int64
     step("top = probs.topk(5)", top.values.shape());
     fmt::print("Top-5 (random weights, so a uniform guess, 1/1000 = 0.0010, is about right):\n");
     for (int64_t i = 0; i < 5; ++i) {
-        const auto index = int64_t(top.indices.at({0, i}));
+        const int64_t index = top.indices.at({0, i});  // int64, as torch.topk
         const std::string name = labels.empty() ? "" : labels[size_t(index)];
         fmt::print("  {}. class {:3}  p = {:.4f}  {}\n", i + 1, index, top.values.at({0, i}), name);
     }
-    tutorial::check(int64_t(top.indices.at({0, 0})) == int64_t(argmax(logits, -1).item()),
+    tutorial::check(top.indices.at({0, 0}) == argmax(logits, -1).item(),
                     "the top class is argmax(logits): softmax keeps the order");
     return tutorial::exit_code();
 }

@@ -11,7 +11,7 @@
 //     时间，并用同样的权重手工重做每一步，验证结果相同。
 // The weights are random (seeded), so the predicted classes mean nothing; the parameter names
 // are timm's, so a real checkpoint would load with model.load_state_dict(load_safetensors(path)).
-// Run: make run T=08.  Back to the start: README.md in this folder.
+// Run: make run T=08.  Next: 09_seeing_attention.cpp (pictures of what is inside the model).
 #include <cmath>
 #include <string>
 
@@ -26,10 +26,14 @@ using namespace vitlab;
 // nn::Linear computes; w is (out, in) as in PyTorch.
 
 int main() {
+    using tutorial::heading;
     fmt::print("SIMD kernels: {}\n", isa_summary());  // the times below depend on them
     using tutorial::step;
     using tutorial::thousands;
 
+    heading("Step 1", "完整的 Vision Transformer", "The whole Vision Transformer",
+            "vit_base_patch16_384：配置与参数数量",
+            "vit_base_patch16_384: its config and parameter count");
     const ViTConfig config = vit_base_patch16_384();
     fmt::print("{}\n", to_string(config));
     tutorial::Timer build;
@@ -47,14 +51,16 @@ int main() {
     tutorial::Timer timer;
     const Tensor logits = model(images);
     const double forward_s = timer.seconds();
-    fmt::print("\nThe model:\n");
+    heading("Step 2", "前向传播", "Forward pass", "图像 (1, 3, 384, 384) 到 1000 个类别分数",
+            "image (1, 3, 384, 384) to 1000 class scores");
     step("images", images.shape());
     step("logits = model(images)",
          fmt::format("{}   forward pass {:.2f} s ({} threads)", to_string(logits.shape()),
                      forward_s, get_num_threads()));
 
     // ---- the same forward pass by hand, tensor operators only --------------------------------
-    fmt::print("\nBy hand, tutorials 01-07 with the model's parameters:\n");
+    heading("Step 3", "手工重做", "By hand", "用模型自己的参数，按教程 01-07 的步骤重算一遍",
+            "tutorials 01-07 again, with the model's own parameters");
     timer.reset();
     auto P = [&](const std::string& name) { return model.parameter(name); };
     const int64_t B = images.size(0), N = config.num_tokens(), C = config.embed_dim;
@@ -71,7 +77,8 @@ int main() {
     x = cat({P("cls_token").expand({B, 1, C}), x}, 1) + P("pos_embed");
     step("02 分类标记 cat, 位置嵌入 + pos_embed", x.shape());
 
-    // 03-06 Transformer 编码器: every block, pre-norm attention then pre-norm MLP.
+    // 03-06 Transformer 编码器: every block, 层归一化 then 多头注意力, 层归一化 then MLP (前馈
+    // 神经网络), each added back (残差连接).
     for (int64_t i = 0; i < config.depth; ++i) {
         const std::string b = fmt::format("blocks.{}.", i);
         Tensor h = layer_norm(x, P(b + "norm1.weight"), P(b + "norm1.bias"), eps);
@@ -88,6 +95,9 @@ int main() {
         x = x + linear(h, P(b + "mlp.fc2.weight"), P(b + "mlp.fc2.bias"));
     }
     step(fmt::format("03-06 Transformer 编码器 x {} blocks", config.depth), x.shape());
+    fmt::print(
+        "     each: 层归一化 LayerNorm, 多头注意力, 残差连接; 层归一化, 前馈神经网络 (MLP), "
+        "残差连接\n");
 
     // 07 分类头: final norm, the class token, the head.
     x = layer_norm(x, P("norm.weight"), P("norm.bias"), eps);
@@ -110,11 +120,11 @@ int main() {
             " floats rounded in another order differ in their last digits.)\n");
     const TopK top_model = topk(logits, 5, -1), top_hand = topk(by_hand, 5, -1);
     fmt::print("Top-5 classes, model:   ");
-    for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", int64_t(top_model.indices.at({0, i})));
+    for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", top_model.indices.at({0, i}));
     fmt::print("\nTop-5 classes, by hand: ");
-    for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", int64_t(top_hand.indices.at({0, i})));
+    for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", top_hand.indices.at({0, i}));
     fmt::print("\n");
-    tutorial::check(max_abs_diff(top_model.indices, top_hand.indices) == 0.0f,
+    tutorial::check(top_model.indices == top_hand.indices,
                     "the same top-5 classes, in the same order");
     return tutorial::exit_code();
 }

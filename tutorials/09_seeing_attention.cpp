@@ -118,6 +118,7 @@ static void save(const std::filesystem::path& dir, const std::string& name, cons
 }
 
 int main(int argc, char** argv) {
+    using tutorial::heading;
     fmt::print("SIMD kernels: {}\n", isa_summary());  // the times below depend on them
     using tutorial::step;
     if (!have_png_write() || !have_png_jpeg()) {
@@ -139,6 +140,8 @@ int main(int argc, char** argv) {
     config.embed_dim = 192;
     config.num_heads = 3;
     config.mlp_dim = 768;
+    heading("Step 0", "模型概要", "Model summary", "一个小的 ViT（与 ViT-Base 同样的图像块网格）",
+            "a small ViT (ViT-Base's patch grid, ViT-Tiny's width)");
     fmt::print("{}\n\n", to_string(config));
     fmt::print(
         "The notebook's model, vit_base_patch16_384, as a table (computed from its config, "
@@ -153,7 +156,9 @@ int main(int argc, char** argv) {
     step("multiply-adds of one forward pass", human_count(summary.total_macs));
 
     // ---- 1. what the model sees --------------------------------------------------------------
-    fmt::print("\n1. The input as the model sees it. Pictures go to {}\n", out_dir.string());
+    heading("Step 1", "图像块嵌入", "Patch Embedding", "模型看到的输入与图像块网格",
+            "the input as the model sees it, with the patch grid");
+    fmt::print("  Pictures go to {}\n", out_dir.string());
     const Image scene = make_scene();
     const PreprocessConfig pre = vit_preprocess_config(config.img_size, /*augreg=*/true);
     const Tensor images = preprocess(scene, pre);  // (1, 3, 384, 384), values in [-1, 1]
@@ -168,7 +173,8 @@ int main(int argc, char** argv) {
                config.grid_size(), config.num_patches(), config.patch_size, config.patch_size);
 
     // ---- 2. attention of one block, one head -------------------------------------------------
-    fmt::print("\n2. Where the class token looks, block by block:\n");
+    heading("Step 2", "多头注意力", "Multi-Head Attention", "分类标记在每一层看向哪里",
+            "where the class token looks, block by block");
     timer.reset();
     std::vector<Tensor> probs;
     const Tensor logits = model(images, &probs);
@@ -199,7 +205,9 @@ int main(int argc, char** argv) {
                                 100 * spread));
 
     // ---- 3. attention rollout ----------------------------------------------------------------
-    fmt::print("\n3. Attention rollout: all {} blocks at once\n", config.depth);
+    heading("Step 3", "注意力展开", "Attention rollout",
+            fmt::format("把 {} 层的注意力连乘起来", config.depth),
+            fmt::format("all {} blocks at once", config.depth));
     const Tensor rollout = attention_rollout(probs);  // (1, 577, 577)
     step("R = attention_rollout(attn_probs)", rollout.shape());
     const Tensor row_sums = rollout.sum(-1);
@@ -219,7 +227,8 @@ int main(int argc, char** argv) {
     save(out_dir, "attention_rollout.png", overlay_map(seen, rollout_map));
 
     // ---- 4. position embeddings --------------------------------------------------------------
-    fmt::print("\n4. Position-embedding similarity (the ViT paper's Figure 7, centre):\n");
+    heading("Step 4", "位置嵌入", "Position Embedding", "位置嵌入之间的余弦相似度（ViT 论文图 7）",
+            "cosine similarity between position embeddings (the ViT paper's Figure 7, centre)");
     const Tensor sim = position_embedding_similarity(model.pos_embed);  // (576, 24, 24)
     step("position_embedding_similarity(pos_embed)", sim.shape());
     bool diagonal_is_one = true;

@@ -1,8 +1,11 @@
-// common.h: the small helpers the tutorials share: a step printer, a stopwatch, a printed check.
+// common.h: the small helpers the tutorials share: a bilingual heading, a step printer, a
+// stopwatch, a printed check.
 //
-// A tutorial prints its steps as "  code ... shape", and its checks ("[ok] softmax rows sum to 1
-// ...") and returns exit_code() from main, which is 1 when any check failed, so `make run` in CI
-// proves the numbers, not just that the programs compile.
+// A tutorial prints a heading per step of the notebook's walk-through, in Chinese and English
+// with the notebook's terms (图像块嵌入 Patch Embedding, ...), then its lines as
+// "  code ... shape" and its checks ("[ok] softmax rows sum to 1 ..."), and returns exit_code()
+// from main, which is 1 when any check failed, so `make run` in CI proves the numbers, not just
+// that the programs compile.
 #pragma once
 
 #include <fmt/format.h>
@@ -15,6 +18,15 @@
 #include "tensor/ops.h"
 
 namespace tutorial {
+
+// A step's heading, in both languages with the notebook's terms (its Chinese first):
+//   heading("Step 2", "分类标记", "Class Token", "序列最前面多一个标记", "one more token, in
+//   front")
+//   -> "\nStep 2. 分类标记 Class Token\n  序列最前面多一个标记 | one more token, in front"
+inline void heading(const std::string& step, const std::string& zh_term, const std::string& en_term,
+                    const std::string& zh_what, const std::string& en_what) {
+    fmt::print("\n{}. {} {}\n  {} | {}\n", step, zh_term, en_term, zh_what, en_what);
+}
 
 // One step of a walk-through, the code on the left and what it gives in a column on the right:
 //   step("x = x.flatten(2)", x.shape())  ->  "  x = x.flatten(2)          (1, 768, 576)"

@@ -39,7 +39,7 @@ Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tenso
     // No bias is written as an empty tensor, like bias=None in torch.
     if (bias.numel() != 0 && bias.shape() != Shape{w[0]})
         throw ShapeError(
-            fmt::format("conv2d: bias {} does not match weight {}: expected ({}) "
+            fmt::format("conv2d: bias {} does not match weight {}: expected ({},) "
                         "or an empty tensor",
                         to_string(bias.shape()), to_string(w), w[0]));
     if (w[2] == 0 || w[3] == 0)

@@ -24,7 +24,7 @@ namespace {
 void check_affine(const Tensor& x, const Tensor& t, const char* role) {
     const int64_t C = x.size(-1);
     if (t.shape() != Shape{C})
-        throw ShapeError(fmt::format("layer_norm: {} {} does not match x {}: expected ({})", role,
+        throw ShapeError(fmt::format("layer_norm: {} {} does not match x {}: expected ({},)", role,
                                      to_string(t.shape()), to_string(x.shape()), C));
 }
 

@@ -12,7 +12,7 @@ namespace {
 // bias is Tensor() (shape (0): no bias) or holds one float per output feature.
 void check_bias(const char* op, const Tensor& bias, int64_t out_features) {
     if (bias.dim() != 1 || (bias.size(0) != out_features && bias.size(0) != 0))
-        throw ShapeError(fmt::format("{}: expected bias of shape ({}) or none, got {}", op,
+        throw ShapeError(fmt::format("{}: expected bias of shape ({},) or none, got {}", op,
                                      out_features, to_string(bias.shape())));
 }
 

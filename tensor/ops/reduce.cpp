@@ -16,6 +16,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 namespace vitlab {
 
@@ -81,6 +82,26 @@ bool greater(float a, float b) {
     return std::isnan(a) ? !std::isnan(b) : a > b;
 }
 
+// values (row-major in shape) -> IndexTensor of shape.permute(dims), packed: what
+// Tensor::permute(dims).contiguous() does for floats, for int64 positions.
+IndexTensor permute_indices(const std::vector<int64_t>& values, const Shape& shape,
+                            const std::vector<int64_t>& dims) {
+    const Shape from_strides = contiguous_strides(shape);
+    Shape out_shape, strides;  // strides: where a step along each output dim lands in values
+    for (int64_t d : dims) {
+        out_shape.push_back(shape[static_cast<size_t>(d)]);
+        strides.push_back(from_strides[static_cast<size_t>(d)]);
+    }
+    std::vector<int64_t> out;
+    out.reserve(values.size());
+    for_each_index(out_shape, [&](const std::vector<int64_t>& index) {
+        int64_t at = 0;
+        for (size_t i = 0; i < index.size(); ++i) at += index[i] * strides[i];
+        out.push_back(values[static_cast<size_t>(at)]);
+    });
+    return IndexTensor(out_shape, std::move(out));
+}
+
 // Position of the first largest element of a non-empty row.
 int64_t argmax_row(const float* row, int64_t n, int64_t stride) {
     int64_t best = 0;
@@ -123,11 +144,21 @@ Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
     });
 }
 
-Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+// The same loop as reduce_rows, writing int64 positions instead of floats.
+IndexTensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
     check_not_empty(x, dim, "argmax");
-    return reduce_rows(x, dim, keepdim, "argmax", [](const float* row, int64_t n, int64_t stride) {
-        return static_cast<float>(argmax_row(row, n, stride));
-    });
+    const int64_t d = wrap_dim(dim, x.dim(), "argmax");
+    if (x.dim() == 0) return IndexTensor(Shape{}, {0});
+
+    Shape out_shape = x.shape();
+    out_shape.erase(out_shape.begin() + d);
+    std::vector<int64_t> positions(static_cast<size_t>(numel(out_shape)));
+    for_each_row(x.permute(dim_last_order(x.dim(), d)),
+                 [&](const float* row, int64_t n, int64_t stride, int64_t r) {
+                     positions[static_cast<size_t>(r)] = argmax_row(row, n, stride);
+                 });
+    if (keepdim) out_shape.insert(out_shape.begin() + d, 1);  // same order of values
+    return IndexTensor(out_shape, std::move(positions));
 }
 
 Tensor Tensor::sum(int64_t dim, bool keepdim) const {
@@ -139,7 +170,7 @@ Tensor Tensor::mean(int64_t dim, bool keepdim) const {
 Tensor Tensor::max(int64_t dim, bool keepdim) const {
     return vitlab::max(*this, dim, keepdim);
 }
-Tensor Tensor::argmax(int64_t dim, bool keepdim) const {
+IndexTensor Tensor::argmax(int64_t dim, bool keepdim) const {
     return vitlab::argmax(*this, dim, keepdim);
 }
 
@@ -158,14 +189,15 @@ TopK topk(const Tensor& x, int64_t k, int64_t dim) {
                         "(expected 0 <= k <= {})",
                         k, d, to_string(x.shape()), n));
     // A 0-d tensor is its own top-1 (PyTorch returns it for k = 0 too).
-    if (x.dim() == 0) return {x.clone(), zeros(Shape{})};
+    if (x.dim() == 0) return {x.clone(), IndexTensor(Shape{}, {0})};
 
     // Work with dim moved last: rows of n in, rows of k out, then move it back.
     const std::vector<int64_t> order = dim_last_order(x.dim(), d);
     const Tensor rows = x.permute(order);
     Shape out_shape = rows.shape();
     out_shape.back() = k;
-    Tensor values = empty(out_shape), indices = empty(out_shape);
+    Tensor values = empty(out_shape);
+    std::vector<int64_t> indices(static_cast<size_t>(numel(out_shape)));
     std::vector<int64_t> pos;
     for_each_row(rows, [&](const float* row, int64_t len, int64_t stride, int64_t r) {
         pos.resize(static_cast<size_t>(len));
@@ -178,14 +210,14 @@ TopK topk(const Tensor& x, int64_t k, int64_t dim) {
         });
         for (int64_t j = 0; j < k; ++j) {
             values.data()[r * k + j] = row[pos[j] * stride];
-            indices.data()[r * k + j] = static_cast<float>(pos[j]);
+            indices[static_cast<size_t>(r * k + j)] = pos[j];
         }
     });
 
     // inverse[order[i]] = i undoes the permute that moved dim last.
     std::vector<int64_t> inverse(order.size());
     for (size_t i = 0; i < order.size(); ++i) inverse[static_cast<size_t>(order[i])] = i;
-    return {values.permute(inverse).contiguous(), indices.permute(inverse).contiguous()};
+    return {values.permute(inverse).contiguous(), permute_indices(indices, out_shape, inverse)};
 }
 
 }  // namespace vitlab

@@ -3,11 +3,13 @@
 // check_close(actual, expected) is the one comparison every checker uses: it first requires
 // the same shape (a wrong shape stops the check before any element is read), then allows
 // |actual - expected| <= atol + rtol * |expected| and names the worst element.
+// before() + check_unchanged() make sure a function left its inputs as it found them.
 #pragma once
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,16 @@ inline std::string index_string(int64_t i, const Shape& shape) {
         i /= shape[d];
     }
     return to_string(index);
+}
+
+// The numbers of a small tensor in row-major order, as a Python list: "[0, 1000, -inf]".
+inline std::string values_string(const Tensor& x) {
+    std::ostringstream out;
+    out << '[';
+    const std::vector<float> v = x.to_vector();
+    for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
+    out << ']';
+    return out.str();
 }
 
 // file and line default to the caller's (GCC and clang evaluate __builtin_FILE/LINE at the call
@@ -58,6 +70,37 @@ inline void check_close(const Tensor& actual, const Tensor& expected, float atol
                           << index_string(worst, expected.shape()) << ": got " << a[worst]
                           << ", expected " << e[worst] << " (tolerance " << atol << " + " << rtol
                           << " * |expected|)");
+}
+
+// A copy of an input taken before the call (same shape, packed), to compare with afterwards.
+struct Before {
+    std::string name;  // the argument's name in the exercise's signature: "x", "weight"
+    Tensor input;      // the caller's tensor (a handle: it sees any write the function made)
+    Tensor copy;       // its values before the call
+};
+inline Before before(const std::string& name, const Tensor& input) {
+    return Before{name, input, input.clone()};
+}
+
+// Fails when the function wrote into one of its inputs, naming the argument and the first
+// changed element. The usual cause: x.contiguous() of an already contiguous x is x itself
+// (the same storage, not a copy), so writing through it writes into the caller's tensor.
+inline void check_unchanged(const Before& b, const char* file = __builtin_FILE(),
+                            int line = __builtin_LINE()) {
+    const std::vector<float> now = b.input.to_vector();
+    const std::vector<float> was = b.copy.to_vector();
+    for (size_t i = 0; i < now.size(); ++i) {
+        const bool same = now[i] == was[i] || (std::isnan(now[i]) && std::isnan(was[i]));
+        if (same) continue;
+        ADD_FAIL_CHECK_AT(file, line,
+                          "your function changed its input '"
+                              << b.name << "' at index "
+                              << index_string(static_cast<int64_t>(i), b.input.shape())
+                              << ": it was " << was[i] << ", now it is " << now[i]
+                              << ". Write into a copy of your own (clone()); contiguous() of a "
+                                 "contiguous tensor returns the same storage, not a copy.");
+        return;
+    }
 }
 
 }  // namespace vitlab::exercises

@@ -14,8 +14,15 @@ EX_ROOT := tutorials/exercises
 EX_DIRS := $(sort $(patsubst %/check.cpp,%,$(wildcard $(EX_ROOT)/[0-9][0-9]_*/check.cpp)))
 EX_NAMES := $(notdir $(EX_DIRS))
 EX_OBJ = $(BUILD)/exercises/obj
+# The top Makefile's flags without $(ARCH) (-march=native): a checker must give the same
+# verdict on every machine, and Debian's g++ 12.2 miscompiles some code with AVX-512 enabled
+# (exercise 05's own solution failed its checker on AVX-512 hosts). The library keeps its
+# flags; only the exercise objects (starter, solution, check, checker_main) are portable.
 # An untouched starter ignores its arguments: that must not stop it from compiling.
-EX_CXXFLAGS = $(CXXFLAGS_ALL) -Wno-unused-parameter
+EX_CXXFLAGS = $(filter-out $(ARCH),$(CXXFLAGS_ALL)) -Wno-unused-parameter
+# The student's file is work in progress: an unused variable or a missing return is a warning
+# to read, not an error that hides the checks (-Werror stays on for everything else).
+$(EX_OBJ)/%/starter.o: EX_CXXFLAGS += -Wno-error
 
 # N=1, N=01 and N=6 all name a folder "0N_..."; SOLUTION=1 picks solution.cpp.
 EX_NUM = $(shell printf '%s' '$(N)' | sed -e 's/^0*//' -e 's/^\([0-9]\)$$/0\1/')

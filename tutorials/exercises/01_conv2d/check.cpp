@@ -8,7 +8,9 @@
 #include "exercise.h"
 
 using namespace vitlab;
+using vitlab::exercises::before;
 using vitlab::exercises::check_close;
+using vitlab::exercises::check_unchanged;
 
 TEST_CASE("01 conv2d: 3x3 image, 2x2 kernel of ones, by hand") {
     // image 1..9; each output is the sum of one 2x2 window.
@@ -86,6 +88,17 @@ TEST_CASE("01 conv2d: reads a non-contiguous input (a transposed view) correctly
     const Tensor bias = randn({2}, gen);
     check_close(exercises::conv2d(input, weight, bias, 1, 1),
                 vitlab::conv2d(input.contiguous(), weight, bias, 1, 1), 1e-4f, 1e-4f);
+}
+
+TEST_CASE("01 conv2d: the input, weight and bias are left unchanged") {
+    Generator gen(4);
+    const auto input = before("input", randn({1, 2, 5, 5}, gen));
+    const auto weight = before("weight", randn({3, 2, 3, 3}, gen));
+    const auto bias = before("bias", randn({3}, gen));
+    exercises::conv2d(input.input, weight.input, bias.input, 1, 1);
+    check_unchanged(input);
+    check_unchanged(weight);
+    check_unchanged(bias);
 }
 
 TEST_CASE("01 conv2d: a channel mismatch throws ShapeError naming conv2d") {

@@ -181,39 +181,43 @@ TEST_CASE("02 views: random chains of views agree with vitlab's views, element b
         const Tensor root = make_root(shape);
         Tensor expected = root;
         View mine = exercises::view_of(root);
+        // The views applied so far, printed with any failure: "x (2, 3, 4) .transpose(0, 2) ...".
+        std::string chain = "x " + to_string(shape);
+        INFO("trial ", trial, ", the chain of views: ", chain);
         for (int step = 0; step < 6; ++step) {
             const int64_t rank = expected.dim();
             const int64_t op = pick(4);
-            CAPTURE(trial);
-            CAPTURE(step);
+            auto num = [](int64_t v) { return std::to_string(v); };
             if (op == 0) {
                 const int64_t a = pick(rank) - (pick(2) ? rank : 0), b = pick(rank);
-                CAPTURE("transpose(" + std::to_string(a) + ", " + std::to_string(b) + ")");
+                chain += " .transpose(" + num(a) + ", " + num(b) + ")";
                 expected = expected.transpose(a, b);
                 mine = exercises::transpose(mine, a, b);
             } else if (op == 1 && rank > 1) {
                 const int64_t d = pick(rank),
                               i = pick(expected.size(d)) - (pick(2) ? expected.size(d) : 0);
-                CAPTURE("select(" + std::to_string(d) + ", " + std::to_string(i) + ")");
+                chain += " .select(" + num(d) + ", " + num(i) + ")";
                 expected = expected.select(d, i);
                 mine = exercises::select(mine, d, i);
             } else if (op == 2) {
                 const int64_t d = pick(rank), n = expected.size(d);
                 const int64_t start = pick(n), end = start + 1 + pick(n - start),
                               step_by = 1 + pick(3);
-                CAPTURE("slice(" + std::to_string(d) + ", " + std::to_string(start) + ", " +
-                        std::to_string(end) + ", " + std::to_string(step_by) + ")");
+                chain += " .slice(" + num(d) + ", " + num(start) + ", " + num(end) + ", " +
+                         num(step_by) + ")";
                 expected = expected.slice(d, start, end, step_by);
                 mine = exercises::slice(mine, d, start, end, step_by);
             } else {
                 const int64_t s = pick(rank), e = s + pick(rank - s);
-                CAPTURE("flatten(" + std::to_string(s) + ", " + std::to_string(e) + ")");
+                chain += " .flatten(" + num(s) + ", " + num(e) + ")";
                 const Tensor flat = expected.flatten(s, e);
                 const std::optional<View> f = exercises::flatten(mine, s, e);
                 const bool is_view = flat.shares_storage_with(root);
-                REQUIRE_MESSAGE(f.has_value() == is_view,
-                                (is_view ? "this flatten can be a view, but you returned nullopt"
-                                         : "this flatten needs a copy, but you returned a view"));
+                // A std::string: doctest prints a bare const char* from ?: as a pointer.
+                const std::string why = is_view
+                                            ? "this flatten can be a view, but you returned nullopt"
+                                            : "this flatten needs a copy, but you returned a view";
+                REQUIRE_MESSAGE(f.has_value() == is_view, why);
                 if (!is_view) break;  // the chain continues on a copy: stop here
                 expected = flat;
                 mine = *f;
@@ -221,6 +225,25 @@ TEST_CASE("02 views: random chains of views agree with vitlab's views, element b
             check_same_view(mine, expected, root);
         }
     }
+}
+
+TEST_CASE("02 views: the input view is left unchanged") {
+    // Each function returns a new View; the one it was given keeps its shape, strides, offset.
+    const View original{{2, 3, 4}, {12, 4, 1}, 5};
+    const View x = original;
+    auto same = [&](const char* op) {
+        INFO("after ", op, ": x is ", describe(x), ", it was ", describe(original));
+        CHECK((x.shape == original.shape && x.strides == original.strides &&
+               x.offset == original.offset));
+    };
+    exercises::transpose(x, 0, 2);
+    same("transpose(x, 0, 2)");
+    exercises::select(x, 1, 2);
+    same("select(x, 1, 2)");
+    exercises::slice(x, 2, 1, 4, 2);
+    same("slice(x, 2, 1, 4, 2)");
+    exercises::flatten(x, 1, 2);
+    same("flatten(x, 1, 2)");
 }
 
 TEST_CASE("02 views: out-of-range dims and indices throw IndexError") {

@@ -1,7 +1,8 @@
 // Exercise 03, the project's solution: softmax over rows, after moving dim to the end.
 //
-// Moving the softmax dim last (transpose is free, a view; contiguous() packs it) turns every
-// case into the same simple one: rows of n numbers, one after another in memory. Each row takes
+// Moving the softmax dim last (transpose is free, a view; clone() packs it into a copy of our
+// own, which contiguous() would not do for an already packed input) turns every case into the
+// same simple one: rows of n numbers, one after another in memory. Each row takes
 // three passes: the max, exp(x - max) with its sum, and the division. Moving the dim back
 // makes the result the input's shape again.
 #include <cmath>

@@ -11,8 +11,10 @@ namespace vitlab::exercises {
 // softmax([1000, 1000]) must be [0.5, 0.5], not NaN.
 // Attention uses it on scores (B, heads, N, N) along dim -1.
 Tensor softmax(const Tensor& x, int64_t dim) {
-    // TODO(student): bring dim to the end (transpose + contiguous), then for each row:
-    // max, exp(x - max), sum, divide; then move dim back.
+    // TODO(student): bring dim to the end and take a copy of your own to write into,
+    // x.transpose(d, -1).clone() (not contiguous(): for an input that is already contiguous
+    // it returns x itself, and writing into it would change the caller's scores). Then for
+    // each row: max, exp(x - max), sum, divide; then move dim back.
     return Tensor();
 }
 

@@ -2,7 +2,8 @@
 //
 // Hand-computed rows (biased variance, weight and bias, eps), a constant row, agreement with
 // vitlab::layer_norm on token-shaped inputs, rows with a large mean (where the one-pass variance
-// formula breaks down), a non-contiguous input, and the error for a wrong weight shape.
+// formula breaks down), a non-contiguous input, the inputs left unchanged, and the error for a
+// wrong weight shape.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,7 +12,9 @@
 #include "exercise.h"
 
 using namespace vitlab;
+using vitlab::exercises::before;
 using vitlab::exercises::check_close;
+using vitlab::exercises::check_unchanged;
 
 TEST_CASE("04 layer_norm: [1, 2, 3, 4] by hand") {
     // mean 2.5, var (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25, out = (x - 2.5) / sqrt(1.25 + 1e-5)
@@ -92,6 +95,19 @@ TEST_CASE("04 layer_norm: a non-contiguous input (a transposed view)") {
     const Tensor w = randn({48}, gen), b = randn({48}, gen);
     check_close(exercises::layer_norm(x, w, b, 1e-5f),
                 vitlab::layer_norm(x.contiguous(), w, b, 1e-5f), 1e-4f, 1e-4f);
+}
+
+TEST_CASE("04 layer_norm: the input, weight and bias are left unchanged") {
+    // A contiguous x is where x.contiguous() hands back x itself: normalising the rows in
+    // place would overwrite the caller's tokens (and the residual x + attn(norm1(x)) needs them).
+    Generator gen(7);
+    const auto x = before("x", randn({1, 5, 8}, gen) * 2.0f + 1.0f);
+    const auto weight = before("weight", randn({8}, gen));
+    const auto bias = before("bias", randn({8}, gen));
+    exercises::layer_norm(x.input, weight.input, bias.input, 1e-5f);
+    check_unchanged(x);
+    check_unchanged(weight);
+    check_unchanged(bias);
 }
 
 TEST_CASE("04 layer_norm: a weight of the wrong size throws ShapeError naming layer_norm") {

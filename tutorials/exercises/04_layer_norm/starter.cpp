@@ -12,8 +12,10 @@ namespace vitlab::exercises {
 // In a ViT-Base, x is (1, 577, 768): 577 rows of C = 768.
 // Throw ShapeError (message starting "layer_norm:") if weight or bias is not (C).
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
-    // TODO(student): take a contiguous copy, then for each row of C numbers compute the mean,
-    // then the variance around it, then write the normalised, scaled and shifted values.
+    // TODO(student): take a copy to write into, Tensor out = x.clone() (not x.contiguous():
+    // for an input that is already contiguous it returns x itself, and writing into it would
+    // change the caller's tokens). Then for each row of C numbers compute the mean, then the
+    // variance around it, then write the normalised, scaled and shifted values.
     return Tensor();
 }
 

@@ -14,7 +14,9 @@
 #include "exercise.h"
 
 using namespace vitlab;
+using vitlab::exercises::before;
 using vitlab::exercises::check_close;
+using vitlab::exercises::check_unchanged;
 
 namespace {
 
@@ -125,6 +127,17 @@ TEST_CASE("05 attention: ViT-Base heads (1, 12, 577, 64) agree with matmul + sof
     const Tensor q = randn(shape, gen), k = randn(shape, gen), v = randn(shape, gen);
     const Tensor probs = vitlab::softmax(matmul(q, k.transpose(-2, -1)) * 0.125f, -1);
     check_close(exercises::scaled_dot_product_attention(q, k, v), matmul(probs, v), 1e-4f, 1e-4f);
+}
+
+TEST_CASE("05 attention: q, k and v are left unchanged") {
+    Generator gen(6);
+    const auto q = before("q", randn({1, 2, 5, 8}, gen));
+    const auto k = before("k", randn({1, 2, 5, 8}, gen));
+    const auto v = before("v", randn({1, 2, 5, 4}, gen));
+    exercises::scaled_dot_product_attention(q.input, k.input, v.input);
+    check_unchanged(q);
+    check_unchanged(k);
+    check_unchanged(v);
 }
 
 TEST_CASE("05 attention: mismatched shapes throw ShapeError") {

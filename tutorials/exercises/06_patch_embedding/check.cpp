@@ -9,7 +9,9 @@
 #include "exercise.h"
 
 using namespace vitlab;
+using vitlab::exercises::before;
 using vitlab::exercises::check_close;
+using vitlab::exercises::check_unchanged;
 
 namespace {
 
@@ -87,6 +89,17 @@ TEST_CASE("06 patch_embed: the notebook's shapes, (1, 3, 384, 384) -> (1, 576, 7
     const Tensor out = exercises::patch_embed(images, weight, bias, 16);
     REQUIRE(out.shape() == Shape{1, 576, 768});
     check_close(out, with_conv(images, weight, bias, 16), 1e-4f, 1e-4f);
+}
+
+TEST_CASE("06 patch_embed: the images, weight and bias are left unchanged") {
+    Generator gen(3);
+    const auto images = before("images", randn({2, 3, 8, 8}, gen));
+    const auto weight = before("weight", randn({5, 3, 4, 4}, gen));
+    const auto bias = before("bias", randn({5}, gen));
+    exercises::patch_embed(images.input, weight.input, bias.input, 4);
+    check_unchanged(images);
+    check_unchanged(weight);
+    check_unchanged(bias);
 }
 
 TEST_CASE("06 patch_embed: sizes that do not fit throw ShapeError") {
