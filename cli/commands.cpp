@@ -167,14 +167,18 @@ void check_finite(const Tensor& t, const Checkpoint& ck, const std::string& what
 
 // ---- vit info ----------------------------------------------------------------------------------
 
-const std::vector<Option> kInfoOptions = join({kModelOptions, kPreprocessOptions});
+const std::vector<Option> kInfoOptions =
+    join({kModelOptions,
+          {{"--scan", "", "read every weight: exit 2 naming the first NaN or inf"}},
+          kPreprocessOptions});
 
 const char* kInfoHelp =
     "usage: vit info --weights W [options]\n"
     "\n"
     "What a checkpoint holds: its naming (timm or Hugging Face), the configuration read off\n"
     "the tensor shapes, the parameter count, the preprocessing `vit classify` will use, and\n"
-    "every tensor with its dtype, shape and the timm name it becomes.\n"
+    "every tensor with its dtype, shape and the timm name it becomes. --scan also reads every\n"
+    "weight and fails (exit 2) on the first NaN or infinity.\n"
     "\n";
 
 int info(const Args& args, std::ostream& out) {
@@ -184,6 +188,22 @@ int info(const Args& args, std::ostream& out) {
     const ViTConfig& c = ck.config;
     std::string why;
     const PreprocessConfig p = preprocess_config(ck, args, &why);
+    if (args.has("--scan")) {
+        // Every weight is read (the whole file), so only on request.
+        int bad = 0;
+        std::string first;
+        for (const auto& [name, t] : ck.tensors) {
+            const int64_t i = first_non_finite(t);
+            if (i < 0) continue;
+            if (bad++ == 0)
+                first = fmt::format("tensor '{}' holds {} at element {}", name,
+                                    t.contiguous().data()[i], i);
+        }
+        if (bad > 0)
+            throw NonFiniteError(fmt::format(
+                "checkpoint '{}': {}{}; the model would compute NaN", ck.path, first,
+                bad > 1 ? fmt::format(" (and {} more tensors with NaN or inf)", bad - 1) : ""));
+    }
 
     int64_t stored_numel = 0;
     std::map<std::string, int> dtype_count;
@@ -218,8 +238,8 @@ int info(const Args& args, std::ostream& out) {
         "preprocess  resize bicubic (crop_pct {}), center crop {}, mean {}, std "
         "{} ({})\n",
         p.crop_pct, p.input_size, floats(p.mean), floats(p.stddev), why);
-    out << fmt::format("tensors     {} ({}), {} numbers\n", ck.stored.size(), dtypes,
-                       grouped(stored_numel));
+    out << fmt::format("tensors     {} ({}), {} numbers{}\n", ck.stored.size(), dtypes,
+                       grouped(stored_numel), args.has("--scan") ? ", all finite" : "");
     size_t width = 0;
     for (const StoredTensor& t : ck.stored) width = std::max(width, t.name.size());
     for (const StoredTensor& t : ck.stored) {

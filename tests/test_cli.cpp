@@ -559,3 +559,16 @@ TEST_CASE("vit explain: each picture once, also for repeated --layers") {
     CHECK(r.out.find("wrote 4 pictures") != std::string::npos);
     CHECK(r.out.find("attention_layer0_head1.png") == r.out.rfind("attention_layer0_head1.png"));
 }
+
+TEST_CASE("vit info --scan: reads every weight and names the first NaN or inf") {
+    TempDir tmp;
+    Result r = vit({"info", "--weights", kTimm, "--heads", "4", "--scan"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find(" numbers, all finite\n") != std::string::npos);
+    const std::string w =
+        changed_checkpoint(tmp, "norm.weight", [](Tensor& t) { t.data()[5] = -INFINITY; });
+    CHECK(vit({"info", "--weights", w, "--heads", "4"}).code == 0);  // no scan: no reading
+    r = vit({"info", "--weights", w, "--heads", "4", "--scan"});
+    check_fails(r, "checkpoint '" + w + "': tensor 'norm.weight' holds -inf at element 5");
+    CHECK(r.out.empty());
+}

@@ -7,7 +7,8 @@
 // Strict means: exactly one value and then only whitespace; no duplicate keys; no raw control
 // characters or invalid UTF-8 inside strings; \uXXXX escapes (surrogate pairs too) become
 // UTF-8; numbers follow the JSON grammar (no "+1", "01", ".5", "1.", NaN or Infinity); nesting
-// deeper than max_depth is refused so hostile input cannot exhaust the stack. Every error is a
+// deeper than max_depth is refused so hostile input cannot exhaust the stack, and Limits caps
+// array lengths and object sizes so it cannot exhaust memory either. Every error is a
 // ParseError that gives the byte position and what was expected there.
 #pragma once
 

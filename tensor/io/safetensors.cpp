@@ -2,26 +2,32 @@
 //
 // Loading happens in three steps, each its own function, so that where the bytes come from is
 // independent of what they mean:
-//   1. get the bytes   map_file (POSIX mmap) or read_file (std::ifstream into memory)
+//   1. get the bytes   map_file: a regular file is mapped (POSIX mmap) or read whole; a pipe,
+//                      FIFO or device (read_stream) is read in steps: the 8-byte length, the
+//                      header, then exactly the data the header describes
 //   2. parse_header    validate everything from a byte span: length, JSON, every entry
 //   3. make_tensors    F32 tensors alias the file's bytes when aligned; F16/BF16 are converted
 // Step 2 never touches the data section and step 3 runs only on a fully validated header, so
-// a hostile file cannot make us read out of bounds.
+// a hostile file cannot make us read out of bounds. Files are opened with input_file.h, so a
+// FIFO without a writer cannot block us and /dev/zero is refused after 8 bytes.
 //
 // What we accept (the rules of the reference Rust implementation, plus a few stricter ones):
 //   - the header starts with '{', is strict JSON (see json.h), and may be padded with spaces;
 //   - each tensor entry has exactly "dtype", "shape" and "data_offsets"; dtype is F32, F16 or
-//     BF16; sizes and offsets are non-negative integer literals;
+//     BF16; sizes and offsets are non-negative integer literals; a shape has at most 8 sizes;
 //   - end - begin == numel * dtype size, and the tensors tile the data section exactly: no
 //     overlaps and no holes (bytes that belong to no tensor), to the last byte of the file.
-//   - "__metadata__", when present, maps strings to strings.
+//   - "__metadata__", when present, maps at most 4096 strings to strings.
+// The header is parsed member by member (json::parse_object_members) with those limits, so
+// memory stays a small multiple of its size: the parsed JSON of the whole header is never held.
 //
 // Memory mapping: F32 tensors point into a private (copy-on-write) mapping, so loading a
 // checkpoint copies nothing and writing to a tensor never changes the file. The mapping lives as
-// long as any tensor of the file. As with every mmap-based loader, another program truncating
-// the file while it is mapped can crash us; save_safetensors writes a new file and renames it
-// over the old one, so save_safetensors(path, load_safetensors(path)) is safe.
-// Set VITLAB_NO_MMAP=1 to read with std::ifstream instead (same aliasing, into a heap buffer).
+// long as any tensor of the file. Another program truncating the file while it is mapped makes
+// the next touch of a lost page raise SIGBUS; a program can turn that into one line and exit
+// status 2 with install_truncation_handler() (the vit command does). save_safetensors writes a
+// new file and renames it over the old one, so save_safetensors(path, load_safetensors(path))
+// is safe. Set VITLAB_NO_MMAP=1 to read into a heap buffer instead (same aliasing).
 #include "tensor/io/safetensors.h"
 
 #include <fcntl.h>

@@ -23,7 +23,8 @@ struct FileError : std::runtime_error {
 using TensorMap = std::map<std::string, Tensor>;
 
 // F32 tensors alias one private (copy-on-write) mapping of the file: loading copies nothing and
-// writing to a tensor never changes the file. VITLAB_NO_MMAP=1 reads with std::ifstream instead.
+// writing to a tensor never changes the file. VITLAB_NO_MMAP=1 reads into memory instead. A
+// pipe or device (/dev/stdin) is read as a stream: exactly the bytes its header describes.
 TensorMap load_safetensors(const std::string& path);
 // The "__metadata__" strings of a file (empty when it has none); validates the whole header.
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
