@@ -417,7 +417,8 @@ std::string changed_checkpoint(const TempDir& tmp, const std::string& name,
 TEST_CASE("vit: a bad VITLAB_THREADS exits 2 naming the variable and the range; --threads wins") {
     TempDir tmp;
     const std::string image = random_ppm(tmp, "a.ppm", 32, 32, 6);
-    for (const std::string value : {"", "abc", "0", "5000", "-3", "4x", "99999999999999999999"}) {
+    for (const std::string value :
+         {"", "abc", "0", "5000", "-3", "4x", " 3", "+3", "99999999999999999999"}) {
         CAPTURE(value);
         ThreadsEnv env(value);
         check_fails(

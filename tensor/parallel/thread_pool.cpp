@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -49,7 +50,9 @@ int default_num_threads() {
         char* end = nullptr;
         errno = 0;
         const long n = std::strtol(env, &end, 10);
-        if (end == env || *end != '\0' || errno == ERANGE || n < 1 || n > kMaxThreads) {
+        // Digits only: strtol would also take " 3" and "+3".
+        if (!std::isdigit(static_cast<unsigned char>(env[0])) || *end != '\0' || errno == ERANGE ||
+            n < 1 || n > kMaxThreads) {
             std::string shown(env);
             if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
             throw std::invalid_argument("VITLAB_THREADS must be a whole number from 1 to " +
