@@ -5,18 +5,21 @@
 // model comes from vit/checkpoint.h (naming detection, config inference, zero-copy loading),
 // images from vision/ (decoders and timm's preprocessing).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <new>
 
-#include <unistd.h>
-
 #include "cli/args.h"
 #include "cli/vit_main.h"
 #include "tensor/io/json.h"
+#include "tensor/io/output_file.h"
 #include "tensor/ops.h"
 #include "tensor/parallel/thread_pool.h"
 #include "vision/image.h"
@@ -123,16 +126,59 @@ std::string mb(double bytes) {
     return fmt::format("{:.1f} MB", bytes / 1e6);
 }
 
+// ---- non-finite numbers ------------------------------------------------------------------------
+
+// NaN, inf, or a weight so large that a layer overflows float32, gives NaN logits and a top-k
+// in index order. PyTorch would print the NaNs; a student is better served by an error that
+// names where they come from.
+struct NonFiniteError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The flat index of the first NaN or inf in t, or -1.
+int64_t first_non_finite(const Tensor& t) {
+    const Tensor c = t.contiguous();
+    const float* p = c.data();
+    for (int64_t i = 0; i < c.numel(); ++i)
+        if (!std::isfinite(p[i])) return i;
+    return -1;
+}
+
+// "the tensor 'blocks.0.norm1.weight' holds nan (element 3)", or what it means that none does.
+std::string non_finite_source(const Checkpoint& ck) {
+    for (const auto& [name, t] : ck.tensors) {
+        const int64_t i = first_non_finite(t);
+        if (i >= 0)
+            return fmt::format("the checkpoint's tensor '{}' holds {} (element {})", name,
+                               t.contiguous().data()[i], i);
+    }
+    return "every weight is finite, so a layer overflowed float32 (|x| > 3.4e38): are the "
+           "weights scaled right?";
+}
+
+// Throws NonFiniteError when `t` holds a NaN or an infinity; what: "the logits are".
+void check_finite(const Tensor& t, const Checkpoint& ck, const std::string& what) {
+    const int64_t i = first_non_finite(t);
+    if (i < 0) return;
+    throw NonFiniteError(fmt::format("checkpoint '{}': {} not finite ({} at element {} of {}); {}",
+                                     ck.path, what, t.contiguous().data()[i], i,
+                                     to_string(t.shape()), non_finite_source(ck)));
+}
+
 // ---- vit info ----------------------------------------------------------------------------------
 
-const std::vector<Option> kInfoOptions = join({kModelOptions, kPreprocessOptions});
+const std::vector<Option> kInfoOptions =
+    join({kModelOptions,
+          {{"--scan", "", "read every weight: exit 2 naming the first NaN or inf"}},
+          kPreprocessOptions});
 
 const char* kInfoHelp =
     "usage: vit info --weights W [options]\n"
     "\n"
     "What a checkpoint holds: its naming (timm or Hugging Face), the configuration read off\n"
     "the tensor shapes, the parameter count, the preprocessing `vit classify` will use, and\n"
-    "every tensor with its dtype, shape and the timm name it becomes.\n"
+    "every tensor with its dtype, shape and the timm name it becomes. --scan also reads every\n"
+    "weight and fails (exit 2) on the first NaN or infinity.\n"
     "\n";
 
 int info(const Args& args, std::ostream& out) {
@@ -142,6 +188,22 @@ int info(const Args& args, std::ostream& out) {
     const ViTConfig& c = ck.config;
     std::string why;
     const PreprocessConfig p = preprocess_config(ck, args, &why);
+    if (args.has("--scan")) {
+        // Every weight is read (the whole file), so only on request.
+        int bad = 0;
+        std::string first;
+        for (const auto& [name, t] : ck.tensors) {
+            const int64_t i = first_non_finite(t);
+            if (i < 0) continue;
+            if (bad++ == 0)
+                first = fmt::format("tensor '{}' holds {} at element {}", name,
+                                    t.contiguous().data()[i], i);
+        }
+        if (bad > 0)
+            throw NonFiniteError(fmt::format(
+                "checkpoint '{}': {}{}; the model would compute NaN", ck.path, first,
+                bad > 1 ? fmt::format(" (and {} more tensors with NaN or inf)", bad - 1) : ""));
+    }
 
     int64_t stored_numel = 0;
     std::map<std::string, int> dtype_count;
@@ -177,8 +239,8 @@ int info(const Args& args, std::ostream& out) {
         "{} ({})\n",
         p.crop_pct, p.input_size, floats(p.mean), floats(p.stddev), why);
     out << fmt::format("kernels     {}\n", isa_summary());
-    out << fmt::format("tensors     {} ({}), {} numbers\n", ck.stored.size(), dtypes,
-                       grouped(stored_numel));
+    out << fmt::format("tensors     {} ({}), {} numbers{}\n", ck.stored.size(), dtypes,
+                       grouped(stored_numel), args.has("--scan") ? ", all finite" : "");
     size_t width = 0;
     for (const StoredTensor& t : ck.stored) width = std::max(width, t.name.size());
     for (const StoredTensor& t : ck.stored) {
@@ -258,7 +320,8 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
         try {
             const Tensor x = preprocess(read_image(path), pre);  // (1, 3, S, S)
             const Tensor logits = (*model)(x);                   // (1, classes)
-            const TopK top = topk(softmax(logits, -1), k, -1);   // (1, k)
+            check_finite(logits, ck, "the logits are");
+            const TopK top = topk(softmax(logits, -1), k, -1);  // (1, k)
             std::vector<std::string> rows;
             for (int64_t i = 0; i < k; ++i) {
                 const int64_t index = top.indices.at({0, i});
@@ -277,12 +340,17 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
             else
                 out << fmt::format("{}\n{}\n", path, fmt::join(rows, "\n"));
             out.flush();
+        } catch (const NonFiniteError&) {
+            throw;  // the checkpoint's fault, the same for every image
+        } catch (const ThreadStartError&) {
+            throw;  // the machine's, not the image's
         } catch (const std::exception& e) {
             const std::string what = e.what();
             report(what.find(path) == std::string::npos ? path + ": " + what : what);
             status = 2;
         }
         bar.advance();
+        if (!out) break;  // stdout is gone (disk full, closed pipe): vit_main reports it
     }
     return status;
 }
@@ -309,6 +377,8 @@ int run(const Args& args, std::ostream& out) {
         throw UsageError(fmt::format("unexpected argument '{}'", args.positional()[0]));
     const std::string input_path = args.required("--input");
     const std::string output_path = args.required("--output");
+    // Before the slow part: an output that is one of the inputs would destroy it.
+    check_not_an_input(output_path, {args.required("--weights"), input_path}, "vit run --output");
     const Checkpoint ck = load(args);
 
     const TensorMap inputs = load_safetensors(input_path);
@@ -338,6 +408,7 @@ int run(const Args& args, std::ostream& out) {
             input_path, key, to_string(x.shape()), c.in_chans, c.img_size, c.img_size, c.name));
     const auto model = make_vit(ck);
     const Tensor logits = (*model)(x);  // (B, classes)
+    check_finite(logits, ck, "the logits are");
     save_safetensors(output_path, {{"logits", logits}});
     out << fmt::format("{}: logits {}\n", output_path, to_string(logits.shape()));
     return 0;
@@ -379,15 +450,47 @@ std::string one_line(std::string s) {
 }
 
 // Kernel choice and thread count are process-wide: put them back for the caller (the tests).
+// Reads the thread setting without get_num_threads(), which would throw on a bad VITLAB_THREADS
+// before vit_main can report it.
 struct RestoreGlobals {
     Kernel kernel = default_kernel();
-    int threads = get_num_threads();
+    int threads = chosen_num_threads();
     ~RestoreGlobals() {
         set_default_kernel(kernel);
-        set_num_threads(threads);
+        if (threads > 0)
+            set_num_threads(threads);
+        else
+            reset_num_threads();
     }
 };
 
+// A message cut to a readable length: a hostile file can make one megabytes long (a name in
+// the header). Cut at a character boundary, so UTF-8 stays UTF-8.
+std::string shortened(std::string s) {
+    constexpr size_t kMax = 1000;
+    if (s.size() <= kMax) return s;
+    size_t cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    const size_t dropped = s.size() - cut;
+    s.resize(cut);
+    return s + fmt::format("... ({} more bytes)", dropped);
+}
+
+// Output that could not be written is a failure: a full disk or a closed pipe must not end
+// with exit status 0 and a truncated result.
+bool output_failed(std::ostream& out, std::string* why) {
+    errno = 0;
+    out.flush();
+    if (out) return false;
+    *why = errno ? std::strerror(errno) : "the stream is in a failed state";
+    return true;
+}
+
+}  // namespace
+
+namespace {
+int run_command(const std::vector<std::string>& words, const Command& command, std::ostream& out,
+                const std::function<void(std::string)>& report);
 }  // namespace
 
 // For summary.cpp and explain.cpp: the same loading and preprocessing as the other commands.
@@ -397,6 +500,9 @@ Checkpoint load_for_command(const Args& args) {
 PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why) {
     return preprocess_config(ck, args, why);
 }
+void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::string& what) {
+    check_finite(t, ck, what);
+}
 
 int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     std::vector<std::string> words(argv + std::min(argc, 1), argv + std::max(argc, 1));
@@ -404,8 +510,13 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
         err << kMainHelp;
         return 2;
     }
+    std::string why;
     if (words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
         out << kMainHelp;
+        if (output_failed(out, &why)) {
+            err << fmt::format("vit: cannot write the output: {}\n", why);
+            return 2;
+        }
         return 0;
     }
     const Command* command = nullptr;
@@ -415,36 +526,18 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
         err << fmt::format(
             "vit: unknown command '{}' (commands: info, classify, run, summary, explain; see 'vit "
             "--help')\n",
-            one_line(words[0]));
+            shortened(one_line(words[0])));
         return 2;
     }
     const std::string name = command->name;
     const auto report = [&](const std::string& message) {
-        err << fmt::format("vit {}: {}\n", name, one_line(message));
+        err << fmt::format("vit {}: {}\n", name, shortened(one_line(message)));
     };
 
     RestoreGlobals restore;
+    int status = 2;
     try {
-        const Args args(std::vector<std::string>(words.begin() + 1, words.end()),
-                        *command->options);
-        if (args.has("--help")) {
-            out << command->help << "options:\n" << options_help(*command->options);
-            return 0;
-        }
-        if (args.has("--threads")) set_num_threads(int(args.get_int("--threads", 1, 1, 1024)));
-        if (args.has("--kernels")) {
-            const std::string k = args.get("--kernels");
-            if (k != "naive" && k != "blocked")
-                throw UsageError(fmt::format("--kernels must be naive or blocked, got '{}'", k));
-            set_default_kernel(parse_kernel(k));
-        }
-        args.get_floats("--mean", 3, false);  // checked before the (slow) loading
-        args.get_floats("--std", 3, true);
-        if (name == "info") return info(args, out);
-        if (name == "classify") return classify(args, out, report);
-        if (name == "summary") return summary(args, out);
-        if (name == "explain") return explain(args, out);
-        return run(args, out);
+        status = run_command(words, *command, out, report);
     } catch (const UsageError& e) {
         report(fmt::format("{} (see 'vit {} --help')", e.what(), name));
     } catch (const std::bad_alloc&) {
@@ -452,7 +545,44 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
     } catch (const std::exception& e) {
         report(e.what());
     }
-    return 2;
+    if (output_failed(out, &why)) {
+        report(fmt::format("cannot write the output: {}", why));
+        return 2;
+    }
+    return status;
 }
+
+namespace {
+
+int run_command(const std::vector<std::string>& words, const Command& command, std::ostream& out,
+                const std::function<void(std::string)>& report) {
+    const std::string name = command.name;
+    const Args args(std::vector<std::string>(words.begin() + 1, words.end()), *command.options);
+    if (args.has("--help")) {
+        out << command.help << "options:\n" << options_help(*command.options);
+        return 0;
+    }
+    // --threads wins over VITLAB_THREADS; without it a bad VITLAB_THREADS is reported here,
+    // not in the middle of a forward pass.
+    if (args.has("--threads"))
+        set_num_threads(int(args.get_int("--threads", 1, 1, kMaxThreads)));
+    else
+        get_num_threads();
+    if (args.has("--kernels")) {
+        const std::string k = args.get("--kernels");
+        if (k != "naive" && k != "blocked")
+            throw UsageError(fmt::format("--kernels must be naive or blocked, got '{}'", k));
+        set_default_kernel(parse_kernel(k));
+    }
+    args.get_floats("--mean", 3, false);  // checked before the (slow) loading
+    args.get_floats("--std", 3, true);
+    if (name == "info") return info(args, out);
+    if (name == "classify") return classify(args, out, report);
+    if (name == "summary") return summary(args, out);
+    if (name == "explain") return explain(args, out);
+    return run(args, out);
+}
+
+}  // namespace
 
 }  // namespace vitlab::cli

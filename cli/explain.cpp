@@ -36,6 +36,9 @@ namespace vitlab::cli {
 // which).
 Checkpoint load_for_command(const Args& args);
 PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why);
+// Throws when t holds a NaN or an infinity, naming `what` ("the logits are") and the
+// weight that causes it.
+void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::string& what);
 
 extern const std::vector<Option> kExplainOptions;
 extern const char* const kExplainHelp;
@@ -80,7 +83,12 @@ namespace {
 // "all", or a comma-separated list of indices below n.
 std::vector<int64_t> index_list(const Args& args, const std::string& option,
                                 const std::vector<int64_t>& fallback, int64_t n) {
-    if (!args.has(option)) return fallback;
+    if (!args.has(option)) {
+        std::vector<int64_t> unique;
+        for (const int64_t v : fallback)
+            if (std::find(unique.begin(), unique.end(), v) == unique.end()) unique.push_back(v);
+        return unique;
+    }
     const std::string text = args.get(option);
     std::vector<int64_t> out;
     if (text == "all") {
@@ -103,7 +111,11 @@ std::vector<int64_t> index_list(const Args& args, const std::string& option,
         out.push_back(v);
     }
     if (out.empty()) throw UsageError(option + " is empty");
-    return out;
+    // Each picture once: "--layers 0,0", or the default first-and-last of a one-block model.
+    std::vector<int64_t> unique;
+    for (const int64_t v : out)
+        if (std::find(unique.begin(), unique.end(), v) == unique.end()) unique.push_back(v);
+    return unique;
 }
 
 Image overlay_map(const Image& picture, const Tensor& map, float alpha) {
@@ -153,6 +165,7 @@ int explain(const Args& args, std::ostream& out) {
         for (const auto& block : model->blocks) {
             Tensor p;
             x = block(x, &p);
+            check_finite_for_command(x, ck, fmt::format("the output of block {} is", probs.size()));
             probs.push_back(p);
             bar.advance();
         }
@@ -161,7 +174,8 @@ int explain(const Args& args, std::ostream& out) {
     std::filesystem::create_directories(dir);
     std::vector<std::string> written;
     auto save = [&](const std::string& name, const Image& im) {
-        write_png((dir / name).string(), im);
+        // write_png replaces a file atomically; the image or the weights must not be that file.
+        write_png((dir / name).string(), im, {image_path, args.required("--weights")});
         written.push_back(name);
     };
     // Small inputs (a 32 x 32 test model) are enlarged to stay visible.

@@ -5,13 +5,18 @@
 // hand, and no crash on broken or hostile files (including every input the fuzzers ever
 // crashed on, kept in fuzz/regressions/).
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -352,4 +357,219 @@ TEST_CASE("vit: every input the fuzzers crashed on is now an error or a result, 
         CHECK((r.code == 0 || r.code == 2));
         CHECK(lines(r.err) <= 1);
     }
+}
+
+// ---- hostile environments, outputs and numbers -------------------------------------------------
+
+namespace {
+
+// An environment variable set for one scope, and the thread count forgotten so that the next
+// get_num_threads() reads it; both are put back afterwards.
+struct ThreadsEnv {
+    std::optional<std::string> saved;
+    int chosen = chosen_num_threads();
+    explicit ThreadsEnv(const std::string& value) {
+        if (const char* v = std::getenv("VITLAB_THREADS")) saved = v;
+        ::setenv("VITLAB_THREADS", value.c_str(), 1);
+        reset_num_threads();
+    }
+    ~ThreadsEnv() {
+        if (saved)
+            ::setenv("VITLAB_THREADS", saved->c_str(), 1);
+        else
+            ::unsetenv("VITLAB_THREADS");
+        if (chosen > 0)
+            set_num_threads(chosen);
+        else
+            reset_num_threads();
+    }
+};
+
+// A stream whose every write fails, like stdout on /dev/full or a closed pipe.
+struct FailingBuffer : std::streambuf {
+    int overflow(int) override { return traits_type::eof(); }
+    std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+};
+
+Result vit_to(std::ostream& out, std::vector<std::string> args) {
+    args.insert(args.begin(), "vit");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    std::ostringstream err;
+    const int code = cli::vit_main(int(argv.size()), argv.data(), out, err);
+    return {code, "", err.str()};
+}
+
+// The timm fixture with one tensor changed.
+std::string changed_checkpoint(const TempDir& tmp, const std::string& name,
+                               const std::function<void(Tensor&)>& change) {
+    TensorMap t = load_safetensors(kTimm);
+    Tensor copy = t.at(name).contiguous().clone();
+    change(copy);
+    t[name] = copy;
+    const std::string p = tmp.path("changed.safetensors");
+    save_safetensors(p, t);
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("vit: a bad VITLAB_THREADS exits 2 naming the variable and the range; --threads wins") {
+    TempDir tmp;
+    const std::string image = random_ppm(tmp, "a.ppm", 32, 32, 6);
+    for (const std::string value :
+         {"", "abc", "0", "5000", "-3", "4x", " 3", "+3", "99999999999999999999"}) {
+        CAPTURE(value);
+        ThreadsEnv env(value);
+        check_fails(
+            vit({"info", "--weights", kTimm, "--heads", "4"}),
+            "vit info: VITLAB_THREADS must be a whole number from 1 to 1024, got '" + value + "'");
+        check_fails(vit({"classify", "--weights", kTimm, "--heads", "4", image}),
+                    "VITLAB_THREADS must be");
+        const Result r =
+            vit({"classify", "--weights", kTimm, "--heads", "4", "--threads", "2", image});
+        CHECK(r.code == 0);
+        CHECK(r.err.empty());
+        CHECK(chosen_num_threads() == 0);  // vit_main put the setting back as it found it
+    }
+    ThreadsEnv good("3");
+    CHECK(vit({"info", "--weights", kTimm, "--heads", "4"}).code == 0);
+}
+
+TEST_CASE("vit: output that cannot be written is a failure (exit 2) in every command") {
+    TempDir tmp;
+    const std::string image = random_ppm(tmp, "a.ppm", 32, 32, 7);
+    const std::string x = tmp.path("x.safetensors");
+    save_safetensors(x, {{"input", fixture("checkpoint_io")["input"]}});
+    const std::vector<std::vector<std::string>> commands = {
+        {"--help"},
+        {"info", "--help"},
+        {"info", "--weights", kTimm, "--heads", "4"},
+        {"classify", "--weights", kTimm, "--heads", "4", image},
+        {"classify", "--weights", kTimm, "--heads", "4", "--json", image, image},
+        {"run", "--weights", kTimm, "--heads", "4", "--input", x, "--output",
+         tmp.path("y.safetensors")},
+        {"summary", "--weights", kTimm, "--heads", "4"},
+        {"explain", "--weights", kTimm, "--heads", "4", image, "--out", tmp.path("pictures")},
+    };
+    for (const auto& args : commands) {
+        CAPTURE(args[0]);
+        FailingBuffer failing;
+        std::ostream out(&failing);
+        const Result r = vit_to(out, args);
+        CAPTURE(r.err);
+        CHECK(r.code == 2);
+        CHECK(lines(r.err) == 1);
+        CHECK(r.err.find("cannot write the output") != std::string::npos);
+    }
+}
+
+TEST_CASE("vit run: an output that is an input, a device or a FIFO is refused before running") {
+    TempDir tmp;
+    const std::string w = tmp.path("w.safetensors"), x = tmp.path("x.safetensors");
+    write_bytes(w, read_bytes(kTimm));
+    save_safetensors(x, {{"input", fixture("checkpoint_io")["input"]}});
+    const std::string w_bytes = read_bytes(w), x_bytes = read_bytes(x);
+    const auto run = [&](const std::string& output) {
+        return vit({"run", "--weights", w, "--heads", "4", "--input", x, "--output", output});
+    };
+    check_fails(run(w), "vit run: vit run --output: '" + w + "': is the same file as the input '" +
+                            w + "'");
+    check_fails(run(x), "is the same file as the input '" + x + "'");
+    check_fails(run(tmp.dir.string() + "/./x.safetensors"), "is the same file as the input");
+    const std::string link = tmp.path("link");
+    REQUIRE(::symlink(w.c_str(), link.c_str()) == 0);
+    check_fails(run(link), "is the same file as the input");
+    CHECK(read_bytes(w) == w_bytes);
+    CHECK(read_bytes(x) == x_bytes);
+    const std::string fifo = tmp.path("fifo");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    check_fails(run(fifo), "is a FIFO (named pipe); only regular files are written");
+    const std::string ok = tmp.path("y.safetensors");
+    CHECK(run(ok).code == 0);
+    CHECK(fs::is_regular_file(ok));
+}
+
+TEST_CASE("vit: NaN, inf or overflowing weights exit 2 naming where they come from") {
+    TempDir tmp;
+    const std::string image = random_ppm(tmp, "a.ppm", 32, 32, 8);
+    const std::string x = tmp.path("x.safetensors");
+    save_safetensors(x, {{"input", fixture("checkpoint_io")["input"]}});
+    for (const float bad : {std::nanf(""), INFINITY}) {
+        CAPTURE(bad);
+        const std::string w =
+            changed_checkpoint(tmp, "head.bias", [&](Tensor& t) { t.data()[3] = bad; });
+        const std::string where = fmt::format(
+            "the checkpoint's tensor 'head.bias' holds {} "
+            "(element 3)",
+            bad);
+        for (const bool json : {false, true}) {
+            Result r = vit(
+                json ? std::vector<std::string>{"classify", "--weights", w, "--heads", "4",
+                                                "--json", image, image}
+                     : std::vector<std::string>{"classify", "--weights", w, "--heads", "4", image});
+            check_fails(r, "the logits are not finite");
+            check_fails(r, where);
+            CHECK(r.out.find("nan") == std::string::npos);
+            CHECK(r.out.find("null") == std::string::npos);
+        }
+        check_fails(vit({"run", "--weights", w, "--heads", "4", "--input", x, "--output",
+                         tmp.path("y.safetensors")}),
+                    where);
+        CHECK_FALSE(fs::exists(tmp.path("y.safetensors")));
+    }
+    // Finite but huge: a layer overflows float32.
+    const std::string w = changed_checkpoint(tmp, "patch_embed.proj.weight", [](Tensor& t) {
+        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] *= 1e38f;
+    });
+    check_fails(vit({"classify", "--weights", w, "--heads", "4", image}),
+                "every weight is finite, so a layer overflowed float32");
+    const std::string nan_block = changed_checkpoint(
+        tmp, "blocks.0.norm1.weight", [](Tensor& t) { t.data()[0] = std::nanf(""); });
+    check_fails(vit({"explain", "--weights", nan_block, "--heads", "4", image, "--out",
+                     tmp.path("pictures")}),
+                "the output of block 0 is not finite");
+    CHECK_FALSE(fs::exists(tmp.path("pictures")));
+}
+
+TEST_CASE("vit: hostile headers are refused quickly with a message of readable length") {
+    TempDir tmp;
+    const std::string w = tmp.path("w.safetensors");
+    TensorMap t = load_safetensors(kTimm);
+    t[std::string(100000, 'x')] = zeros({1});
+    save_safetensors(w, t);
+    Result r = vit({"info", "--weights", w, "--heads", "4"});
+    check_fails(r, "unexpected tensor 'xxxx");
+    CHECK(r.err.size() < 1200);
+    CHECK(r.err.find("more bytes)") != std::string::npos);
+    // A block index beyond any real ViT: refused before a configuration of that depth is built.
+    t = load_safetensors(kTimm);
+    t["blocks.999999.norm1.weight"] = zeros({0});
+    save_safetensors(w, t);
+    check_fails(vit({"info", "--weights", w, "--heads", "4"}),
+                "tensor 'blocks.999999.norm1.weight': block 999999 is more than the deepest "
+                "model this project runs (128 blocks, 0 to 127)");
+}
+
+TEST_CASE("vit explain: each picture once, also for repeated --layers") {
+    TempDir tmp;
+    const std::string image = random_ppm(tmp, "a.ppm", 32, 32, 9);
+    const Result r = vit({"explain", "--weights", kTimm, "--heads", "4", image, "--out",
+                          tmp.path("pictures"), "--layers", "0,0", "--attn-heads", "1,1"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("wrote 4 pictures") != std::string::npos);
+    CHECK(r.out.find("attention_layer0_head1.png") == r.out.rfind("attention_layer0_head1.png"));
+}
+
+TEST_CASE("vit info --scan: reads every weight and names the first NaN or inf") {
+    TempDir tmp;
+    Result r = vit({"info", "--weights", kTimm, "--heads", "4", "--scan"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find(" numbers, all finite\n") != std::string::npos);
+    const std::string w =
+        changed_checkpoint(tmp, "norm.weight", [](Tensor& t) { t.data()[5] = -INFINITY; });
+    CHECK(vit({"info", "--weights", w, "--heads", "4"}).code == 0);  // no scan: no reading
+    r = vit({"info", "--weights", w, "--heads", "4", "--scan"});
+    check_fails(r, "checkpoint '" + w + "': tensor 'norm.weight' holds -inf at element 5");
+    CHECK(r.out.empty());
 }

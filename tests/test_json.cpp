@@ -302,3 +302,74 @@ TEST_CASE("json: is_valid_utf8 follows RFC 3629") {
     CHECK_FALSE(json::is_valid_utf8("\xf5\x80\x80\x80"));
     CHECK_FALSE(json::is_valid_utf8("\xe2\x82"));
 }
+
+// ---- limits and member-by-member parsing -------------------------------------------------------
+
+TEST_CASE("json: limits on array length and object members refuse a document early") {
+    json::Limits limits;
+    limits.max_array_length = 3;
+    limits.max_object_members = 2;
+    CHECK(json::parse("[1,2,3]", limits).as_array().size() == 3);
+    try {
+        json::parse("[1,2,3,4," + std::string(1000, '5') + "]", limits);
+        FAIL("a 5-element array passed a limit of 3");
+    } catch (const ParseError& e) {
+        CHECK(e.position == 7);  // at the fourth element, before reading the rest
+        CHECK(e.reason ==
+              "more than 3 elements in the array that starts at byte 0 (the limit for this "
+              "document)");
+    }
+    CHECK(json::parse(R"({"a":1,"b":2})", limits).as_object().size() == 2);
+    try {
+        json::parse(R"({"a":1,"b":2,"c":3})", limits);
+        FAIL("a 3-member object passed a limit of 2");
+    } catch (const ParseError& e) {
+        CHECK(e.position == 13);
+        CHECK(e.reason ==
+              "more than 2 members in the object that starts at byte 0 (the limit for this "
+              "document)");
+    }
+    limits.max_depth = 2;
+    CHECK_THROWS_WITH_AS(json::parse("[[[]]]", limits),
+                         "at byte 2: nesting deeper than 2 levels of objects and arrays",
+                         ParseError);
+}
+
+TEST_CASE("json: parse_object_members hands over each member in order, keeping none") {
+    std::vector<std::string> keys;
+    std::vector<std::string> kinds;
+    json::Limits limits;
+    limits.max_object_members = 1;  // applies inside, not to the top-level object
+    json::parse_object_members(R"( {"b": [1, 2], "a": {"x": null}, "c": "s"} )", limits,
+                               [&](std::string key, json::Value v) {
+                                   keys.push_back(key);
+                                   kinds.push_back(json::type_name(v.type()));
+                               });
+    CHECK(keys == std::vector<std::string>{"b", "a", "c"});
+    CHECK(kinds == std::vector<std::string>{"array", "object", "string"});
+    const auto fails = [&](const std::string& text) {
+        try {
+            json::parse_object_members(text, limits, [](std::string, json::Value) {});
+        } catch (const ParseError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK(fails("[1]") == "at byte 0: expected '{' (the document must be an object), got '['");
+    CHECK(fails(R"({"a":1,"a":2})") ==
+          "at byte 7: duplicate key \"a\" in the object that starts at byte 0");
+    CHECK(fails(R"({"a":{"x":1,"y":2}})") ==
+          "at byte 12: more than 1 members in the object that starts at byte 5 (the limit for "
+          "this document)");
+    CHECK(fails(R"({"a":1} x)") ==
+          "at byte 8: expected the end of the input after the JSON value, got 'x'");
+    // What on_member throws comes through, and stops the parse there.
+    int calls = 0;
+    CHECK_THROWS_AS(json::parse_object_members(R"({"a":1,"b":2})", limits,
+                                               [&](std::string, json::Value) {
+                                                   ++calls;
+                                                   throw std::runtime_error("stop");
+                                               }),
+                    std::runtime_error);
+    CHECK(calls == 1);
+}

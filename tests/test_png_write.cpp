@@ -83,8 +83,10 @@ TEST_CASE("png_write: bad images and unwritable paths are errors") {
                          ImageError);
     CHECK_THROWS_AS(encode_png(Image{}), ImageError);
     if (!have_png_write()) return;
-    CHECK_THROWS_WITH_AS(write_png("/nonexistent_dir/x.png", make_image(2, 2, 3)),
-                         doctest::Contains("/nonexistent_dir/x.png: cannot write"), ImageError);
+    CHECK_THROWS_WITH_AS(
+        write_png("/nonexistent_dir/x.png", make_image(2, 2, 3)),
+        doctest::Contains("/nonexistent_dir/x.png: cannot create a file in '/nonexistent_dir'"),
+        ImageError);
 }
 
 // ---- draw --------------------------------------------------------------------------------------

@@ -166,7 +166,10 @@ TEST_CASE("parallel_for: two threads calling it at the same time both get their 
 TEST_CASE("set_num_threads: sets the count get_num_threads reports, and rejects n < 1") {
     ThreadsForTest t(3);
     CHECK(get_num_threads() == 3);
-    CHECK_THROWS_WITH_AS(set_num_threads(0), "set_num_threads: expected n >= 1, got 0",
+    CHECK_THROWS_WITH_AS(set_num_threads(0), "set_num_threads: expected n from 1 to 1024, got 0",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(set_num_threads(1025),
+                         "set_num_threads: expected n from 1 to 1024, got 1025",
                          std::invalid_argument);
     CHECK(get_num_threads() == 3);
 }

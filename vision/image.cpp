@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "tensor/io/input_file.h"
 #include "vision/png_jpeg.h"
 #include "vision/ppm.h"
 
@@ -50,34 +51,35 @@ Tensor to_tensor(const Image& image) {
     return out;
 }
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw ImageError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    std::vector<uint8_t> bytes;
-    std::vector<uint8_t> chunk(1 << 20);
-    for (;;) {
-        const size_t n = std::fread(chunk.data(), 1, chunk.size(), f);
-        bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-        if (bytes.size() > kMaxImageFileBytes) {
-            std::fclose(f);
-            throw ImageError(
-                fmt::format("{}: file is larger than {} bytes", path, kMaxImageFileBytes));
-        }
-        if (n < chunk.size()) break;
-    }
-    const bool failed = std::ferror(f) != 0;
-    const int err = errno;
-    std::fclose(f);
-    if (failed) throw ImageError(fmt::format("{}: cannot read: {}", path, std::strerror(err)));
-    return bytes;
+namespace {
+
+InputFile open_image_file(const std::string& path) {
+    return InputFile(path, [&path](const std::string& why) {
+        throw ImageError(fmt::format("{}: {}", path, why));
+    });
 }
 
-Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
+// Appends the rest of the file to bytes, refusing more than kMaxImageFileBytes in all.
+void read_rest(InputFile& in, std::vector<uint8_t>& bytes, const std::string& path) {
+    std::vector<uint8_t> chunk(1 << 20);
+    for (;;) {
+        const size_t n = in.read(chunk.data(), chunk.size());
+        bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+        if (bytes.size() > kMaxImageFileBytes)
+            throw ImageError(
+                fmt::format("{}: file is larger than {} bytes", path, kMaxImageFileBytes));
+        if (n < chunk.size()) return;
+    }
+}
+
+// Throws the "unknown image format" or "GIF images are not supported" error for data that no
+// decoder here reads; returns for PPM/PGM, PNG and JPEG (by their first bytes).
+void check_signature(const uint8_t* data, size_t size, const std::string& name) {
     if (size == 0) throw ImageError(fmt::format("{}: empty file", name));
-    if (looks_like_ppm(data, size)) return decode_ppm(data, size, name);
+    if (looks_like_ppm(data, size)) return;
     // The first byte is enough to commit: the PNG/JPEG readers check the rest of the signature
     // and call a file cut inside it truncated.
-    if (data[0] == 0x89 || data[0] == 0xFF) return decode_png_jpeg(data, size, name);
+    if (data[0] == 0x89 || data[0] == 0xFF) return;
 
     auto starts_with = [&](const char* magic, size_t n) {
         return size >= n && std::memcmp(data, magic, n) == 0;
@@ -100,8 +102,29 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
                     name, first));
 }
 
+}  // namespace
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+    InputFile in = open_image_file(path);
+    std::vector<uint8_t> bytes;
+    read_rest(in, bytes, path);
+    return bytes;
+}
+
+Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
+    check_signature(data, size, name);
+    if (looks_like_ppm(data, size)) return decode_ppm(data, size, name);
+    return decode_png_jpeg(data, size, name);
+}
+
 Image read_image(const std::string& path) {
-    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    InputFile in = open_image_file(path);
+    // The signature first: /dev/zero, or a checkpoint given as the image by mistake, is refused
+    // after 16 bytes instead of after reading up to kMaxImageFileBytes.
+    std::vector<uint8_t> bytes(16);
+    bytes.resize(in.read(bytes.data(), bytes.size()));
+    check_signature(bytes.data(), bytes.size(), path);
+    read_rest(in, bytes, path);
     return decode_image(bytes.data(), bytes.size(), path);
 }
 

@@ -3,7 +3,8 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
+#include "tensor/io/output_file.h"
+#include "tensor/io/safetensors.h"  // FileError
 
 // -DVITLAB_NO_STB builds without it even when present, as for the reader in png_jpeg.cpp.
 #if defined(__has_include) && !defined(VITLAB_NO_STB)
@@ -86,13 +87,18 @@ std::vector<uint8_t> encode_png(const Image& image) {
 #endif
 }
 
-void write_png(const std::string& path, const Image& image) {
+void write_png(const std::string& path, const Image& image,
+               const std::vector<std::string>& inputs) {
     const std::vector<uint8_t> bytes = encode_png(image);
-    std::ofstream file(path, std::ios::binary);
-    if (file)
-        file.write(reinterpret_cast<const char*>(bytes.data()),
-                   static_cast<std::streamsize>(bytes.size()));
-    if (!file) throw ImageError(path + ": cannot write the PNG file");
+    try {
+        // Written whole or not at all; every write, the fsync and the close are checked (a full
+        // disk used to leave a 0-byte picture behind and report success).
+        OutputFile file(path, inputs, "");
+        file.write(bytes.data(), bytes.size());
+        file.commit();
+    } catch (const FileError& e) {
+        throw ImageError(e.what());
+    }
 }
 
 }  // namespace vitlab

@@ -23,7 +23,10 @@ bool have_png_write();
 // Throws ImageError for another channel count, an empty image, a pixel buffer of the wrong
 // size, or a build without stb_image_write.
 std::vector<uint8_t> encode_png(const Image& image);
-// encode_png, then the bytes to path; ImageError names the path when it cannot be written.
-void write_png(const std::string& path, const Image& image);
+// encode_png, then the bytes to path as tensor/io/output_file.h writes files: whole or not at
+// all, never over a device, FIFO or directory, never over one of `inputs`; a symbolic link is
+// followed. ImageError names the path when it cannot be written.
+void write_png(const std::string& path, const Image& image,
+               const std::vector<std::string>& inputs = {});
 
 }  // namespace vitlab

@@ -9,6 +9,9 @@
 
 #include <cstdio>
 
+#include "tensor/io/output_file.h"
+#include "tensor/io/safetensors.h"  // FileError
+
 namespace vitlab {
 
 namespace {
@@ -218,10 +221,13 @@ std::vector<uint8_t> encode_ppm(const Image& image) {
 
 void write_ppm(const std::string& path, const Image& image) {
     const std::vector<uint8_t> bytes = encode_ppm(image);
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) throw ImageError(fmt::format("{}: cannot open for writing", path));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    if (std::fclose(f) != 0 || !ok) throw ImageError(fmt::format("{}: write failed", path));
+    try {
+        OutputFile file(path, {}, "");  // whole or not at all (tensor/io/output_file.h)
+        file.write(bytes.data(), bytes.size());
+        file.commit();
+    } catch (const FileError& e) {
+        throw ImageError(e.what());
+    }
 }
 
 }  // namespace vitlab

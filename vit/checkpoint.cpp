@@ -36,6 +36,10 @@ namespace {
 // otherwise ask for gigabytes; real ViTs stop at 37 x 37 (ViT-H/14 at 518).
 constexpr int64_t kMaxGrid = 64;
 
+// The deepest model we accept: 128 blocks. The deepest ViTs have 48 (ViT-22B); each block means
+// 16 expected tensors, so a header naming blocks.999999 would otherwise cost gigabytes.
+constexpr int64_t kMaxDepth = 128;
+
 // The names the inference reads, in each naming.
 struct Keys {
     std::string patch_weight, pos_embed, block_prefix, fc1_weight, qkv_bias, head_weight;
@@ -130,12 +134,15 @@ std::map<std::string, std::string> stored_dtypes(const std::string& path) {
         if (n > 100'000'000) return out;
         std::string text(static_cast<size_t>(n), '\0');
         if (!in.read(text.data(), static_cast<std::streamsize>(n))) return out;
-        const json::Value root = json::parse(text);
-        if (!root.is(json::Type::Object)) return out;
-        for (const auto& [name, entry] : root.as_object()) {
+        // Member by member, with load_safetensors' limits: the parsed header is never held.
+        json::Limits limits;
+        limits.max_depth = 3;
+        limits.max_array_length = 8;
+        limits.max_object_members = 4096;
+        json::parse_object_members(text, limits, [&](std::string name, json::Value entry) {
             const json::Value* dtype = entry.find("dtype");
             if (dtype && dtype->is(json::Type::String)) out[name] = dtype->as_string();
-        }
+        });
     } catch (const std::exception&) {
         out.clear();
     }
@@ -250,6 +257,10 @@ ViTConfig infer_config(const TensorMap& tensors, const DetectedNaming& naming,
         std::set<int64_t> blocks;
         for (const auto& entry : tensors) {
             const int64_t i = block_index(entry.first, k.block_prefix);
+            if (i >= kMaxDepth)
+                fail(path, fmt::format("tensor '{}': block {} is more than the deepest model this "
+                                       "project runs ({} blocks, 0 to {})",
+                                       entry.first, i, kMaxDepth, kMaxDepth - 1));
             if (i >= 0) blocks.insert(i);
         }
         c.depth = static_cast<int64_t>(blocks.size());
@@ -387,28 +398,38 @@ Checkpoint build_checkpoint(TensorMap tensors, const std::string& path,
 
     // 3. The check: every problem is collected; the message gives the first and the count.
     const std::vector<ExpectedTensor> expected = expected_tensors(ck.config, naming);
-    std::vector<std::string> problems;
+    // Only the first message is kept: a hostile file can hold a million unexpected tensors.
+    std::string first_problem;
+    size_t problems = 0;
+    const auto problem = [&](const auto& make_message) {
+        if (problems++ == 0) first_problem = make_message();
+    };
     std::set<std::string> known;
     for (const ExpectedTensor& e : expected) {
         known.insert(e.name);
         const Tensor* t = find(tensors, e.name);
         if (!t)
-            problems.push_back(
-                fmt::format("missing tensor '{}' (expected shape {})", e.name, to_string(e.shape)));
+            problem([&] {
+                return fmt::format("missing tensor '{}' (expected shape {})", e.name,
+                                   to_string(e.shape));
+            });
         else if (t->shape() != e.shape)
-            problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", e.name,
-                                           to_string(t->shape()), to_string(e.shape)));
+            problem([&] {
+                return fmt::format("tensor '{}' has shape {}, expected {}", e.name,
+                                   to_string(t->shape()), to_string(e.shape));
+            });
     }
     for (const auto& [name, t] : tensors)
         if (!known.count(name))
-            problems.push_back(
-                fmt::format("unexpected tensor '{}' of shape {}", name, to_string(t.shape())));
-    if (!problems.empty())
-        fail(path, fmt::format("{}{} (for {}; heads from {})", problems.front(),
-                               problems.size() > 1
-                                   ? fmt::format(" (and {} more problems)", problems.size() - 1)
-                                   : "",
-                               to_string(ck.config), ck.heads_source));
+            problem([&, &name = name, &t = t] {
+                return fmt::format("unexpected tensor '{}' of shape {}", name,
+                                   to_string(t.shape()));
+            });
+    if (problems > 0)
+        fail(path,
+             fmt::format("{}{} (for {}; heads from {})", first_problem,
+                         problems > 1 ? fmt::format(" (and {} more problems)", problems - 1) : "",
+                         to_string(ck.config), ck.heads_source));
 
     // 4. Rename; q, k, v (each (C, C) or (C)) stack into qkv (3C, C) or (3C).
     const std::map<std::string, std::string> dtypes = stored_dtypes(path);

@@ -238,14 +238,22 @@ namespace {
 
 class Parser {
   public:
-    Parser(std::string_view text, size_t max_depth) : s_(text), max_depth_(max_depth) {}
+    Parser(std::string_view text, const Limits& limits)
+        : s_(text), max_depth_(limits.max_depth), limits_(limits) {}
 
     Value document() {
         skip_whitespace();
         Value v = value();
-        skip_whitespace();
-        if (pos_ != s_.size()) fail_expected("the end of the input after the JSON value");
+        end_of_document();
         return v;
+    }
+
+    // The top-level object, member by member (parse_object_members).
+    void members_of_document(const std::function<void(std::string, Value)>& on_member) {
+        skip_whitespace();
+        if (at_end() || peek() != '{') fail_expected("'{' (the document must be an object)");
+        members(on_member, /*counted=*/false);
+        end_of_document();
     }
 
   private:
@@ -253,6 +261,12 @@ class Parser {
     size_t pos_ = 0;
     size_t depth_ = 0;
     size_t max_depth_;
+    Limits limits_;
+
+    void end_of_document() {
+        skip_whitespace();
+        if (pos_ != s_.size()) fail_expected("the end of the input after the JSON value");
+    }
 
     bool at_end() const { return pos_ >= s_.size(); }
     unsigned char peek() const { return static_cast<unsigned char>(s_[pos_]); }
@@ -316,15 +330,25 @@ class Parser {
 
     Value object() {
         const size_t start = pos_;
+        std::vector<Member> members_read;
+        members([&](std::string key,
+                    Value v) { members_read.emplace_back(std::move(key), std::move(v)); },
+                /*counted=*/true);
+        return Value::object(std::move(members_read), start);
+    }
+
+    // Reads an object at pos_, handing each member to on_member. `counted`: the object is kept,
+    // so limits_.max_object_members applies.
+    void members(const std::function<void(std::string, Value)>& on_member, bool counted) {
+        const size_t start = pos_;
         enter();
         ++pos_;  // '{'
-        std::vector<Member> members;
         std::set<std::string> keys;
         skip_whitespace();
         if (!at_end() && peek() == '}') {
             ++pos_;
             --depth_;
-            return Value::object(std::move(members), start);
+            return;
         }
         while (true) {
             if (at_end() || peek() != '"') fail_expected("'\"' to start an object key");
@@ -335,11 +359,18 @@ class Parser {
                 fail(fmt::format("duplicate key {} in the object that starts at byte {}",
                                  quote_for_message(key), start));
             }
+            if (counted && keys.size() > limits_.max_object_members) {
+                pos_ = key_pos;
+                fail(
+                    fmt::format("more than {} members in the object that starts at byte {} "
+                                "(the limit for this document)",
+                                limits_.max_object_members, start));
+            }
             skip_whitespace();
             expect(':', "':' after an object key");
             skip_whitespace();
             Value v = value();
-            members.emplace_back(std::move(key), std::move(v));
+            on_member(std::move(key), std::move(v));
             skip_whitespace();
             if (!at_end() && peek() == ',') {
                 ++pos_;
@@ -348,7 +379,7 @@ class Parser {
             }
             expect('}', "',' or '}' after an object member");
             --depth_;
-            return Value::object(std::move(members), start);
+            return;
         }
     }
 
@@ -364,6 +395,11 @@ class Parser {
             return Value::array(std::move(items), start);
         }
         while (true) {
+            if (items.size() == limits_.max_array_length)
+                fail(
+                    fmt::format("more than {} elements in the array that starts at byte {} (the "
+                                "limit for this document)",
+                                limits_.max_array_length, start));
             items.push_back(value());
             skip_whitespace();
             if (!at_end() && peek() == ',') {
@@ -548,7 +584,18 @@ class Parser {
 }  // namespace
 
 Value parse(std::string_view text, size_t max_depth) {
-    return Parser(text, max_depth).document();
+    Limits limits;
+    limits.max_depth = max_depth;
+    return Parser(text, limits).document();
+}
+
+Value parse(std::string_view text, const Limits& limits) {
+    return Parser(text, limits).document();
+}
+
+void parse_object_members(std::string_view text, const Limits& limits,
+                          const std::function<void(std::string key, Value value)>& on_member) {
+    Parser(text, limits).members_of_document(on_member);
 }
 
 // ---- writing --------------------------------------------------------------------------------

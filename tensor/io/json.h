@@ -7,12 +7,14 @@
 // Strict means: exactly one value and then only whitespace; no duplicate keys; no raw control
 // characters or invalid UTF-8 inside strings; \uXXXX escapes (surrogate pairs too) become
 // UTF-8; numbers follow the JSON grammar (no "+1", "01", ".5", "1.", NaN or Infinity); nesting
-// deeper than max_depth is refused so hostile input cannot exhaust the stack. Every error is a
+// deeper than max_depth is refused so hostile input cannot exhaust the stack, and Limits caps
+// array lengths and object sizes so it cannot exhaust memory either. Every error is a
 // ParseError that gives the byte position and what was expected there.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -84,8 +86,26 @@ class Value {
     void require(Type t, const char* accessor) const;
 };
 
+// What a document may hold, so that hostile input cannot exhaust the stack or the memory. A
+// parsed value costs about a hundred bytes however short its text ("0," is two bytes), so a
+// caller that knows its documents' shape should say so.
+struct Limits {
+    size_t max_depth = 64;                 // containers nested deeper throw ParseError
+    size_t max_array_length = SIZE_MAX;    // elements of one array
+    size_t max_object_members = SIZE_MAX;  // members of one object (see parse_object_members)
+};
+
 // Parses text as one JSON value. Containers nested deeper than max_depth throw ParseError.
 Value parse(std::string_view text, size_t max_depth = 64);
+Value parse(std::string_view text, const Limits& limits);
+
+// Parses text as one JSON object without keeping it: on_member(key, value) is called for each
+// member as soon as it is read, in document order, and the member is dropped afterwards. Memory
+// is that of one member (plus the keys, to refuse duplicates), not of the whole document.
+// limits.max_object_members applies to the objects inside, not to this one. Throws ParseError
+// (also when text is not an object), or what on_member throws.
+void parse_object_members(std::string_view text, const Limits& limits,
+                          const std::function<void(std::string key, Value value)>& on_member);
 
 // ---- writing -----------------------------------------------------------------------------
 

@@ -2,50 +2,54 @@
 //
 // Loading happens in three steps, each its own function, so that where the bytes come from is
 // independent of what they mean:
-//   1. get the bytes   map_file (POSIX mmap) or read_file (std::ifstream into memory)
+//   1. get the bytes   map_file: a regular file is mapped (POSIX mmap) or read whole; a pipe,
+//                      FIFO or device (read_stream) is read in steps: the 8-byte length, the
+//                      header, then exactly the data the header describes
 //   2. parse_header    validate everything from a byte span: length, JSON, every entry
 //   3. make_tensors    F32 tensors alias the file's bytes when aligned; F16/BF16 are converted
 // Step 2 never touches the data section and step 3 runs only on a fully validated header, so
-// a hostile file cannot make us read out of bounds.
+// a hostile file cannot make us read out of bounds. Files are opened with input_file.h, so a
+// FIFO without a writer cannot block us and /dev/zero is refused after 8 bytes.
 //
 // What we accept (the rules of the reference Rust implementation, plus a few stricter ones):
 //   - the header starts with '{', is strict JSON (see json.h), and may be padded with spaces;
 //   - each tensor entry has exactly "dtype", "shape" and "data_offsets"; dtype is F32, F16 or
-//     BF16; sizes and offsets are non-negative integer literals;
+//     BF16; sizes and offsets are non-negative integer literals; a shape has at most 8 sizes;
 //   - end - begin == numel * dtype size, and the tensors tile the data section exactly: no
 //     overlaps and no holes (bytes that belong to no tensor), to the last byte of the file.
-//   - "__metadata__", when present, maps strings to strings.
+//   - "__metadata__", when present, maps at most 4096 strings to strings.
+// The header is parsed member by member (json::parse_object_members) with those limits, so
+// memory stays a small multiple of its size: the parsed JSON of the whole header is never held.
 //
 // Memory mapping: F32 tensors point into a private (copy-on-write) mapping, so loading a
 // checkpoint copies nothing and writing to a tensor never changes the file. The mapping lives as
-// long as any tensor of the file. As with every mmap-based loader, another program truncating
-// the file while it is mapped can crash us; save_safetensors writes a new file and renames it
-// over the old one, so save_safetensors(path, load_safetensors(path)) is safe.
-// Set VITLAB_NO_MMAP=1 to read with std::ifstream instead (same aliasing, into a heap buffer).
+// long as any tensor of the file. Another program truncating the file while it is mapped makes
+// the next touch of a lost page raise SIGBUS; a program can turn that into one line and exit
+// status 2 with install_truncation_handler() (the vit command does). save_safetensors writes a
+// new file and renames it over the old one, so save_safetensors(path, load_safetensors(path))
+// is safe. Set VITLAB_NO_MMAP=1 to read into a heap buffer instead (same aliasing).
 #include "tensor/io/safetensors.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
+#include <mutex>
 #include <vector>
 
+#include "tensor/io/input_file.h"
 #include "tensor/io/json.h"
-
-#if defined(__unix__) || defined(__APPLE__)
-#define VITLAB_HAVE_MMAP 1
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
+#include "tensor/io/output_file.h"
 
 namespace vitlab {
 
@@ -131,63 +135,93 @@ struct FileBytes {
     std::shared_ptr<void> owner;  // a mapping or a heap buffer; tensors share it
 };
 
-FileBytes read_file(const Context& ctx) {
-    std::error_code ec;
-    const auto status = std::filesystem::status(ctx.path, ec);
-    if (ec || !std::filesystem::exists(status))
-        ctx.fail(fmt::format("cannot open: {}", ec ? ec.message() : "no such file"));
-    if (std::filesystem::is_directory(status)) ctx.fail("is a directory, not a file");
-    std::ifstream in(ctx.path, std::ios::binary);
-    if (!in) ctx.fail("cannot open for reading");
-    in.seekg(0, std::ios::end);
-    const std::streamoff end = in.tellg();
-    in.seekg(0, std::ios::beg);
-    if (end < 0 || !in) ctx.fail("cannot determine the file size");
-    FileBytes f;
-    f.size = static_cast<uint64_t>(end);
-    // 64-byte aligned like Tensor storage, so aliased F32 tensors are as aligned as the file.
-    const size_t capacity = ((static_cast<size_t>(f.size) + 63) / 64 + 1) * 64;
+// A 64-byte aligned buffer like Tensor storage, so aliased F32 tensors are as aligned as the file.
+FileBytes heap_bytes(uint64_t size) {
+    const size_t capacity = ((static_cast<size_t>(size) + 63) / 64 + 1) * 64;
     void* p = std::aligned_alloc(64, capacity);
     if (!p) throw std::bad_alloc();
+    FileBytes f;
     f.owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
     f.data = static_cast<unsigned char*>(p);
-    in.read(reinterpret_cast<char*>(f.data), static_cast<std::streamsize>(f.size));
-    if (static_cast<uint64_t>(in.gcount()) != f.size)
-        ctx.fail(fmt::format("could read only {} of its {} bytes", in.gcount(), f.size));
+    f.size = size;
     return f;
+}
+
+// A regular file, read whole.
+FileBytes read_regular(InputFile& in, const Context& ctx) {
+    FileBytes f = heap_bytes(in.size());
+    const size_t got = in.read(f.data, static_cast<size_t>(f.size));
+    if (got != f.size)
+        ctx.fail(fmt::format("could read only {} of its {} bytes (did it shrink?)", got, f.size));
+    return f;
+}
+
+// ---- a file truncated while it is mapped ----------------------------------------------------
+
+// Touching a page of a mapping past the end of its (since truncated) file raises SIGBUS. The
+// handler that install_truncation_handler() sets up finds the mapping the address lies in and
+// reports its file instead of dying with "Bus error". It may only use async-signal-safe calls,
+// so the mappings live in a fixed table of plain values.
+struct MappedRange {
+    std::atomic<uintptr_t> begin{0};  // 0: a free slot
+    uintptr_t end = 0;
+    char path[512] = {};
+};
+MappedRange g_mappings[64];
+std::mutex g_mappings_mutex;
+char g_program[64] = "vitlab";
+
+void remember_mapping(const void* p, size_t size, const std::string& path) {
+    std::lock_guard<std::mutex> lock(g_mappings_mutex);
+    for (MappedRange& m : g_mappings) {
+        if (m.begin.load() != 0) continue;
+        m.end = reinterpret_cast<uintptr_t>(p) + size;
+        const size_t n = std::min(path.size(), sizeof m.path - 1);
+        std::memcpy(m.path, path.data(), n);
+        m.path[n] = '\0';
+        m.begin.store(reinterpret_cast<uintptr_t>(p));
+        return;
+    }  // the table is full: this mapping goes unreported, a crash as before
+}
+
+void forget_mapping(const void* p) {
+    std::lock_guard<std::mutex> lock(g_mappings_mutex);
+    for (MappedRange& m : g_mappings)
+        if (m.begin.load() == reinterpret_cast<uintptr_t>(p)) m.begin.store(0);
+}
+
+void write_stderr(const char* s) {
+    size_t n = std::strlen(s);
+    while (n > 0) {
+        const ssize_t w = ::write(2, s, n);
+        if (w <= 0) return;
+        s += w;
+        n -= static_cast<size_t>(w);
+    }
+}
+
+void on_sigbus(int signal, siginfo_t* info, void*) {
+    const auto address = reinterpret_cast<uintptr_t>(info->si_addr);
+    for (const MappedRange& m : g_mappings) {
+        const uintptr_t begin = m.begin.load();
+        if (begin != 0 && address >= begin && address < m.end) {
+            write_stderr(g_program);
+            write_stderr(": '");
+            write_stderr(m.path);
+            write_stderr(
+                "': the file changed while it was in use (another program truncated it or "
+                "rewrote it in place); run again on a complete file\n");
+            ::_exit(2);
+        }
+    }
+    // Not one of our mappings: the default action (a core dump) once the handler returns and
+    // the access is retried.
+    ::signal(signal, SIG_DFL);
 }
 
 bool mmap_disabled() {
     const char* v = std::getenv("VITLAB_NO_MMAP");
     return v && *v && std::strcmp(v, "0") != 0;
-}
-
-FileBytes map_file(const Context& ctx) {
-#ifdef VITLAB_HAVE_MMAP
-    if (mmap_disabled()) return read_file(ctx);
-    const int fd = ::open(ctx.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) ctx.fail(fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat st {};
-    const bool have_stat = ::fstat(fd, &st) == 0;
-    if (!have_stat || !S_ISREG(st.st_mode) || st.st_size == 0) {
-        const bool directory = have_stat && S_ISDIR(st.st_mode);
-        ::close(fd);
-        if (directory) ctx.fail("is a directory, not a file");
-        return read_file(ctx);  // pipes, devices, empty files: nothing to map
-    }
-    const auto size = static_cast<size_t>(st.st_size);
-    // Private and writable: writes to a tensor land in copy-on-write pages, never in the file.
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    ::close(fd);  // the mapping keeps the file open
-    if (p == MAP_FAILED) return read_file(ctx);
-    FileBytes f;
-    f.size = size;
-    f.data = static_cast<unsigned char*>(p);
-    f.owner = std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
-    return f;
-#else
-    return read_file(ctx);
-#endif
 }
 
 // ---- step 2: the header ----------------------------------------------------------------------
@@ -206,6 +240,14 @@ constexpr const char* kSupported = "F32, F16, BF16";
 
 // The reference implementation's limit; a real header is a few kilobytes.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+// What a header can hold, so that memory stays a small multiple of its size: the root object
+// (1) of entries (2) whose shape and data_offsets are arrays (3); a shape of at most kMaxDims
+// sizes (PyTorch allows 64, no model here uses more than 5); metadata of at most
+// kMaxMetadataEntries strings (real files have one or two).
+constexpr size_t kMaxDims = 8;
+constexpr size_t kMaxMetadataEntries = 4096;
+const json::Limits kHeaderLimits{3, kMaxDims, kMaxMetadataEntries};
 
 struct Entry {
     std::string name;
@@ -331,7 +373,10 @@ std::map<std::string, std::string> parse_metadata(const json::Value& v, const Co
 }
 
 // Everything about a file that can be checked without its data.
-Header parse_header(const unsigned char* bytes, uint64_t size, const Context& ctx) {
+// size_known = false (a stream): bytes holds only the length and the header, and the data
+// section is taken to be exactly what the entries tile.
+Header parse_header(const unsigned char* bytes, uint64_t size, const Context& ctx,
+                    bool size_known = true) {
     if (size < 8)
         ctx.fail(fmt::format("file is {} bytes, too short for the 8-byte header length", size));
     // A file of another format gives a huge "length" here, a truncated one a too long one.
@@ -341,6 +386,10 @@ Header parse_header(const unsigned char* bytes, uint64_t size, const Context& ct
             fmt::format("header length {} is absurdly large (the limit is {} bytes); is this "
                         "a .safetensors file?",
                         n, kMaxHeaderBytes));
+    if (n == 0)
+        ctx.fail(
+            "header length is 0 (the file starts with 8 zero bytes); is this a .safetensors "
+            "file?");
     if (n > size - 8)
         ctx.fail(
             fmt::format("header length {} runs past the end of the file ({} bytes, so at "
@@ -348,32 +397,48 @@ Header parse_header(const unsigned char* bytes, uint64_t size, const Context& ct
                         n, size, size - 8));
     const std::string_view text(reinterpret_cast<const char*>(bytes + 8), n);
 
-    json::Value root;
-    try {
-        root = json::parse(text);
-    } catch (const json::ParseError& e) {
+    const auto malformed = [&](const json::ParseError& e) {
+        std::string reason = e.reason;
+        if (reason.find("the limit for this document") != std::string::npos)
+            reason += fmt::format(
+                "; a safetensors header holds objects of tensors (dtype, shape of at most {} "
+                "sizes, data_offsets [begin, end]) and at most {} metadata strings",
+                kMaxDims, kMaxMetadataEntries);
         ctx.fail(fmt::format("malformed JSON header at header byte {} (file byte {}): {}",
-                             e.position, e.position + 8, e.reason));
-    }
-    if (!root.is(json::Type::Object))
-        ctx.fail(fmt::format("header is {}, not a JSON object", describe(root)));
-    if (text[0] != '{')
+                             e.position, e.position + 8, reason));
+    };
+    if (text.empty() || text[0] != '{') {
+        // Only to say what the header is instead of an object.
+        try {
+            const json::Value root = json::parse(text, kHeaderLimits);
+            if (!root.is(json::Type::Object))
+                ctx.fail(fmt::format("header is {}, not a JSON object", describe(root)));
+        } catch (const json::ParseError& e) {
+            malformed(e);
+        }
         ctx.fail("header must begin with '{' (whitespace is allowed only after the object)");
+    }
 
+    // Member by member, each entry checked as soon as it is read: the parsed JSON of the whole
+    // header is never held (a value costs ~100 bytes however short its text).
     Header h;
     h.data_start = 8 + n;
-    h.data_size = size - h.data_start;
-    for (const auto& [name, value] : root.as_object()) {
-        if (name == "__metadata__") {
-            h.metadata = parse_metadata(value, ctx);
-            continue;
-        }
-        Entry e = parse_entry(name, value, ctx);
-        if (e.end > h.data_size)
-            ctx.fail(name, fmt::format("data_offsets [{}, {}] reach past the end of the data "
-                                       "section ({} bytes); is the file truncated?",
-                                       e.begin, e.end, h.data_size));
-        h.entries.push_back(std::move(e));
+    h.data_size = size_known ? size - h.data_start : std::numeric_limits<uint64_t>::max() - n;
+    try {
+        json::parse_object_members(text, kHeaderLimits, [&](std::string name, json::Value value) {
+            if (name == "__metadata__") {
+                h.metadata = parse_metadata(value, ctx);
+                return;
+            }
+            Entry e = parse_entry(name, value, ctx);
+            if (e.end > h.data_size)
+                ctx.fail(name, fmt::format("data_offsets [{}, {}] reach past the end of the data "
+                                           "section ({} bytes); is the file truncated?",
+                                           e.begin, e.end, h.data_size));
+            h.entries.push_back(std::move(e));
+        });
+    } catch (const json::ParseError& e) {
+        malformed(e);
     }
 
     // The tensors must tile the data section: sorted by offset, each starts where the previous
@@ -397,12 +462,71 @@ Header parse_header(const unsigned char* bytes, uint64_t size, const Context& ct
         covered = e.end;
         previous = &e;
     }
+    if (!size_known) h.data_size = covered;
     if (covered != h.data_size)
         ctx.fail(
             fmt::format("the last {} bytes of the data section (bytes [{}, {})) belong to no "
                         "tensor; the format forbids trailing data",
                         h.data_size - covered, covered, h.data_size));
     return h;
+}
+
+// ---- step 1, continued: streams need the header to know how much to read ---------------
+
+// A pipe, FIFO or device: its size is unknown, so read the 8-byte length, then the header, then
+// exactly the data the header describes. /dev/zero stops after 8 bytes (a header length of 0),
+// /dev/urandom after 8 (an absurd length); parse_header then says what is wrong.
+FileBytes read_stream(InputFile& in, const Context& ctx) {
+    unsigned char start[8];
+    const size_t got = in.read(start, 8);
+    const uint64_t n = got == 8 ? load_u64(start) : 0;
+    const auto prefix = [&](uint64_t size) {
+        FileBytes f = heap_bytes(size);
+        std::memcpy(f.data, start, got);
+        return f;
+    };
+    if (got < 8 || n == 0 || n > kMaxHeaderBytes) return prefix(got);
+    std::string header;
+    in.read_into(header, static_cast<size_t>(n));
+    if (header.size() < n || header[0] != '{') {  // truncated, or not JSON: parse_header says so
+        FileBytes f = prefix(8 + header.size());
+        std::memcpy(f.data + 8, header.data(), header.size());
+        return f;
+    }
+    FileBytes f = prefix(8 + n);
+    std::memcpy(f.data + 8, header.data(), n);
+    const uint64_t data_size = parse_header(f.data, f.size, ctx, /*size_known=*/false).data_size;
+    f = prefix(8 + n + data_size);
+    std::memcpy(f.data + 8, header.data(), n);
+    const size_t data_got = in.read(f.data + 8 + n, static_cast<size_t>(data_size));
+    if (data_got != data_size)
+        ctx.fail(
+            fmt::format("the stream ended after {} of the {} data bytes its header "
+                        "describes; is it truncated?",
+                        data_got, data_size));
+    unsigned char extra;
+    if (in.read(&extra, 1) != 0)
+        ctx.fail("more bytes follow the last tensor; the format forbids trailing data");
+    return f;
+}
+
+FileBytes map_file(const Context& ctx) {
+    InputFile in(ctx.path, [&ctx](const std::string& why) { ctx.fail(why); });
+    if (!in.regular()) return read_stream(in, ctx);
+    if (mmap_disabled() || in.size() == 0) return read_regular(in, ctx);
+    const auto size = static_cast<size_t>(in.size());
+    // Private and writable: writes to a tensor land in copy-on-write pages, never in the file.
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, in.fd(), 0);
+    if (p == MAP_FAILED) return read_regular(in, ctx);
+    remember_mapping(p, size, ctx.path);
+    FileBytes f;
+    f.size = size;
+    f.data = static_cast<unsigned char*>(p);
+    f.owner = std::shared_ptr<void>(p, [size](void* q) {
+        forget_mapping(q);
+        ::munmap(q, size);
+    });
+    return f;
 }
 
 // ---- step 3: tensors from validated entries -------------------------------------------------
@@ -489,7 +613,7 @@ std::string make_header(const TensorMap& tensors,
 }
 
 // Writes t's elements in logical (row-major) order as little-endian float32.
-void write_f32(std::ofstream& out, const Tensor& t) {
+void write_f32(OutputFile& out, const Tensor& t) {
     const Tensor c = t.contiguous();
     const float* p = c.data();
     constexpr int64_t kChunk = 16384;
@@ -502,7 +626,7 @@ void write_f32(std::ofstream& out, const Tensor& t) {
             for (int b = 0; b < 4; ++b)
                 buffer[4 * i + b] = static_cast<unsigned char>(bits >> (8 * b));
         }
-        out.write(reinterpret_cast<const char*>(buffer.data()), count * 4);
+        out.write(buffer.data(), static_cast<size_t>(count) * 4);
     }
 }
 
@@ -519,6 +643,17 @@ TensorMap load_safetensors(const std::string& path) {
     return tensors;
 }
 
+void install_truncation_handler(const char* program) {
+    const size_t n = std::min(std::strlen(program), sizeof g_program - 1);
+    std::memcpy(g_program, program, n);
+    g_program[n] = '\0';
+    struct sigaction action {};
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGBUS, &action, nullptr);
+}
+
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
     const Context ctx{"load_safetensors_metadata", path};
     const FileBytes file = map_file(ctx);
@@ -530,30 +665,17 @@ void save_safetensors(const std::string& path, const TensorMap& tensors,
     const Context ctx{"save_safetensors", path};
     const std::string header = make_header(tensors, metadata, ctx);
 
-    // Write a temporary file and rename it over path: readers (and mappings of the old file)
-    // never see a half-written file.
-    const std::string tmp = path + ".vitlab-tmp";
-    errno = 0;
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-        ctx.fail(fmt::format("cannot open for writing{}",
-                             errno ? std::string(": ") + std::strerror(errno) : ""));
+    // A temporary file renamed over path (output_file.h): readers (and mappings of the old
+    // file) never see a half-written file, and a device, FIFO or symbolic link given as path is
+    // refused or followed, never replaced.
+    OutputFile out(path, {}, ctx.op);
     unsigned char length[8];
     for (int b = 0; b < 8; ++b)
         length[b] = static_cast<unsigned char>(uint64_t{header.size()} >> (8 * b));
-    out.write(reinterpret_cast<const char*>(length), 8);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(length, 8);
+    out.write(header.data(), header.size());
     for (const auto& entry : tensors) write_f32(out, entry.second);
-    out.close();
-    if (!out) {
-        std::remove(tmp.c_str());
-        ctx.fail("writing failed (is the disk full?)");
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int err = errno;
-        std::remove(tmp.c_str());
-        ctx.fail(fmt::format("cannot write: {}", std::strerror(err)));
-    }
+    out.commit();
 }
 
 }  // namespace vitlab

@@ -23,11 +23,21 @@ struct FileError : std::runtime_error {
 using TensorMap = std::map<std::string, Tensor>;
 
 // F32 tensors alias one private (copy-on-write) mapping of the file: loading copies nothing and
-// writing to a tensor never changes the file. VITLAB_NO_MMAP=1 reads with std::ifstream instead.
+// writing to a tensor never changes the file. VITLAB_NO_MMAP=1 reads into memory instead. A
+// pipe or device (/dev/stdin) is read as a stream: exactly the bytes its header describes.
 TensorMap load_safetensors(const std::string& path);
 // The "__metadata__" strings of a file (empty when it has none); validates the whole header.
 std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
+// Writes through tensor/io/output_file.h: a temporary file renamed over path, so path is never
+// half-written; a path that is a device, FIFO or directory is refused, a symbolic link followed.
 void save_safetensors(const std::string& path, const TensorMap& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+
+// For programs: a file that another program truncates while load_safetensors has it mapped
+// raises SIGBUS when a lost page is touched. After this call that prints one line on stderr,
+// "<program>: '<path>': the file changed while it was in use ...", and exits with status 2
+// instead of dying with "Bus error". SIGBUS outside such a mapping keeps its default action.
+// Installs a process-wide signal handler, so a library never calls it by itself.
+void install_truncation_handler(const char* program);
 
 }  // namespace vitlab

@@ -23,12 +23,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -40,17 +43,26 @@ thread_local bool t_inside_chunk = false;  // true inside fn, and always on work
 
 std::atomic<int> g_num_threads{0};  // 0 = not chosen yet
 
-// VITLAB_THREADS if set, else the number of cores.
+// VITLAB_THREADS if set, else the number of cores. An unusable value throws
+// std::invalid_argument naming the variable and the range (a program reports it and exits 2).
 int default_num_threads() {
     if (const char* env = std::getenv("VITLAB_THREADS")) {
         char* end = nullptr;
+        errno = 0;
         const long n = std::strtol(env, &end, 10);
-        if (end == env || *end != '\0' || n < 1 || n > 1024)
-            throw std::invalid_argument(
-                std::string("VITLAB_THREADS must be a whole number >= 1, got '") + env + "'");
+        // Digits only: strtol would also take " 3" and "+3".
+        if (!std::isdigit(static_cast<unsigned char>(env[0])) || *end != '\0' || errno == ERANGE ||
+            n < 1 || n > kMaxThreads) {
+            std::string shown(env);
+            if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+            throw std::invalid_argument("VITLAB_THREADS must be a whole number from 1 to " +
+                                        std::to_string(kMaxThreads) + ", got '" + shown +
+                                        "' (unset it to use all cores, or pass --threads)");
+        }
         return static_cast<int>(n);
     }
-    return std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<int>(std::min<unsigned>(std::max(1u, std::thread::hardware_concurrency()),
+                                               static_cast<unsigned>(kMaxThreads)));
 }
 
 class ThreadPool {
@@ -131,11 +143,22 @@ class ThreadPool {
         }
     }
 
+    // Starting a thread can fail (EAGAIN: a process or memory limit). The workers already
+    // started are stopped again and ThreadStartError says how many threads were asked for, so
+    // the caller does not blame its input.
     void start_workers(int n) {
         stopping_ = false;
         const uint64_t current = generation_;  // no job runs now: the caller holds run_mutex_
-        for (int i = 0; i < n; ++i)
-            workers_.emplace_back([this, current] { worker_loop(current); });
+        for (int i = 0; i < n; ++i) {
+            try {
+                workers_.emplace_back([this, current] { worker_loop(current); });
+            } catch (const std::system_error& e) {
+                stop_workers();
+                throw ThreadStartError("cannot start " + std::to_string(n) + " worker threads (" +
+                                       e.what() +
+                                       "); use fewer threads (--threads or VITLAB_THREADS)");
+            }
+        }
     }
 
     void stop_workers() {
@@ -172,8 +195,9 @@ ThreadPool& pool() {
 }  // namespace
 
 void set_num_threads(int n) {
-    if (n < 1)
-        throw std::invalid_argument("set_num_threads: expected n >= 1, got " + std::to_string(n));
+    if (n < 1 || n > kMaxThreads)
+        throw std::invalid_argument("set_num_threads: expected n from 1 to " +
+                                    std::to_string(kMaxThreads) + ", got " + std::to_string(n));
     g_num_threads = n;
 }
 
@@ -185,6 +209,14 @@ int get_num_threads() {
         if (!g_num_threads.compare_exchange_strong(expected, n)) n = expected;
     }
     return n;
+}
+
+int chosen_num_threads() {
+    return g_num_threads.load();
+}
+
+void reset_num_threads() {
+    g_num_threads = 0;
 }
 
 void parallel_for(int64_t begin, int64_t end, const std::function<void(int64_t, int64_t)>& fn) {
