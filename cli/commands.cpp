@@ -1,4 +1,5 @@
-// commands.cpp: the `vit` command: info, classify and run (usage in vit_main.h).
+// commands.cpp: the `vit` command's table of its five commands (usage in vit_main.h), and
+// three of them: info, classify and run (summary and explain have their own files).
 //
 // Each command is a function of its parsed arguments that writes to `out` and throws on any
 // problem; vit_main() turns every exception into one line on `err` and exit status 2. The

@@ -3,10 +3,13 @@
 //   vit info     --weights W                       what a checkpoint holds
 //   vit classify --weights W IMAGE... [--topk 5]   the top classes of each image
 //   vit run      --weights W --input X --output Y  raw forward: (B, 3, H, W) in, logits out
+//   vit summary  --model NAME | --weights W         layers, shapes, parameters, mult-adds
+//   vit explain  --weights W IMAGE --out DIR        pictures: patches, attention, rollout
 // cli/vit.cpp's main() is vit_main(argc, argv, std::cout, std::cerr). Exit status: 0 on
 // success, 2 on bad usage or bad input, with one line on `err` that names the file and the
 // problem. The process-wide kernel choice and thread count are restored before returning.
-// Read cli/commands.cpp for the commands themselves.
+// Read cli/commands.cpp for info, classify and run, cli/summary.cpp and cli/explain.cpp for the
+// other two.
 #pragma once
 
 #include <ostream>

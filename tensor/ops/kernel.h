@@ -1,7 +1,8 @@
 // kernel.h: which implementation of a kernel runs.
 //
-// conv2d, matmul and softmax each exist twice, side by side: a naive version that reads like
-// the formula (start there), and a blocked one that is fast (cache blocking + SIMD + threads).
+// Six kernels exist twice, side by side: conv2d, matmul (and linear on top of it), softmax,
+// GELU, layer norm and scaled-dot-product attention. The naive version reads like the formula
+// (start there); the blocked one is fast (cache blocking + SIMD + threads).
 // Both agree within the tolerance stated in their headers. Kernel::Default follows the
 // process-wide choice, which starts as Blocked (set_default_kernel, or the command's --kernels).
 #pragma once

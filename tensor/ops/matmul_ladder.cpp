@@ -1,15 +1,17 @@
 // matmul_ladder.cpp: five versions of c = a @ b, from the formula to the fast kernel.
 //
-// a (M, K), b (K, N), c (M, N), all row-major here. Each version adds one idea; the numbers
-// are GFLOP/s for (577, 768) @ (768, 3072) on one Zen 3 core (AVX2, g++ 12 -O2), measured
-// in CPU time on a busy machine (bench/bench_matmul.cpp prints them for all ViT shapes):
-//   1. ijk:            0.5  each step of the inner loop loads b[p][j] from a new cache line
-//   2. ikj:            27   the inner loop streams rows of b and c: unit stride, SIMD
-//   3. cache_blocked:  31   b is reused from L2 rather than L3 (this b, 9 MB, fits in the
-//                           32 MB L3 already, so the gain is small here; more on small caches)
-//   4. packed:         54   panels read with unit stride; a 4 x 16 tile of c in 8 registers
-//   5. blocked:        ~95  6 x 16 intrinsics micro-kernel sized to the 16 registers, blocks
-//                           tuned to L1/L2/L3, threads (matmul_blocked.cpp)
+// a (M, K), b (K, N), c (M, N), all row-major here. Each version adds one idea, and
+// build/bench/bench_matmul runs every rung on the ViT-B shapes (the README's Performance
+// section keeps the measured GFLOP/s, with the CPU they were measured on):
+//   1. ijk:            each step of the inner loop loads b[p][j] from a new cache line
+//   2. ikj:            the inner loop streams rows of b and c: unit stride, so the compiler
+//                      vectorises it; one order of magnitude or more over ijk
+//   3. cache_blocked:  b is reused from L2 rather than L3. When b already fits in the last-level
+//                      cache (ViT-B's do, on a server CPU), the extra loops cost more than the
+//                      reuse saves, and this rung can be slower than ikj: it pays on small caches
+//   4. packed:         panels read with unit stride; a 4 x 16 tile of c kept in registers
+//   5. blocked:        intrinsics micro-kernel sized to the register file, blocks tuned to
+//                      L1/L2/L3, threads (matmul_blocked.cpp): close to the core's FMA peak
 // Rungs 1-3 are plain C++; rung 4 uses the GCC/Clang vector extension (no intrinsics).
 // All four run on one thread.
 #include "tensor/ops/matmul_ladder.h"

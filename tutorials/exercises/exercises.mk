@@ -3,7 +3,8 @@
 #   -include tutorials/exercises/exercises.mk
 # It uses the top Makefile's CXX, CXXFLAGS_ALL, LDLIBS_ALL, LIB, BUILD, JOBS and `deps` target.
 #
-#   make exercise N=1               tutorials/exercises/01_*/starter.cpp  + check.cpp, then run
+#   make exercise N=1               tutorials/exercises/01_*/starter.cpp + check.cpp, then run
+#                                   (N=1, N=01 and N=01_conv2d are the same)
 #   make exercise N=1 SOLUTION=1    the same with the project's solution.cpp
 #   make exercise-1                 short for make exercise N=1 (also exercise-1 SOLUTION=1)
 #   make exercise-build N=1         build only; `make -s exercise-path N=1` prints the binary
@@ -14,20 +15,19 @@ EX_ROOT := tutorials/exercises
 EX_DIRS := $(sort $(patsubst %/check.cpp,%,$(wildcard $(EX_ROOT)/[0-9][0-9]_*/check.cpp)))
 EX_NAMES := $(notdir $(EX_DIRS))
 EX_OBJ = $(BUILD)/exercises/obj
-# The top Makefile's flags without $(ARCH) (-march=native): a checker must give the same
-# verdict on every machine, and Debian's g++ 12.2 miscompiles some code with AVX-512 enabled
-# (exercise 05's own solution failed its checker on AVX-512 hosts). The library keeps its
-# flags; only the exercise objects (starter, solution, check, checker_main) are portable.
-# An untouched starter ignores its arguments: that must not stop it from compiling.
-EX_CXXFLAGS = $(filter-out $(ARCH),$(CXXFLAGS_ALL)) -Wno-unused-parameter
+# The top Makefile's flags, which hold no host-specific ones (-march=native): a checker gives
+# the same verdict on every machine (Debian's g++ 12.2 miscompiled exercise 05's own solution
+# when AVX-512 was enabled). An untouched starter ignores its arguments: that must not stop it
+# from compiling.
+EX_CXXFLAGS = $(CXXFLAGS_ALL) -Wno-unused-parameter
 # The student's file is work in progress: an unused variable or a missing return is a warning
 # to read, not an error that hides the checks (-Werror stays on for everything else).
 $(EX_OBJ)/%/starter.o: EX_CXXFLAGS += -Wno-error
 
-# N=1, N=01 and N=6 all name a folder "0N_..."; SOLUTION=1 picks solution.cpp.
+# N=1, N=01 and N=01_conv2d all name the folder 01_conv2d; SOLUTION=1 picks solution.cpp.
 EX_NUM = $(shell printf '%s' '$(N)' | sed -e 's/^0*//' -e 's/^\([0-9]\)$$/0\1/')
-EX_NAME = $(notdir $(patsubst %/check.cpp,%,$(firstword \
-            $(wildcard $(EX_ROOT)/$(EX_NUM)_*/check.cpp))))
+EX_NAME = $(if $(filter $(N),$(EX_NAMES)),$(N),$(notdir $(patsubst %/check.cpp,%,$(firstword \
+            $(wildcard $(EX_ROOT)/$(EX_NUM)_*/check.cpp)))))
 EX_ROLE = $(if $(filter-out 0 no false,$(SOLUTION)),solution,starter)
 EX_BIN = $(BUILD)/exercises/$(EX_NAME)/$(EX_ROLE)
 
@@ -38,7 +38,8 @@ exercise-build: deps
 	  echo "usage: make exercise N=<number> [SOLUTION=1]; the exercises are:"; \
 	  for e in $(EX_NAMES); do echo "  $$e"; done; exit 2; fi
 	@if [ -z "$(EX_NAME)" ]; then \
-	  echo "no exercise $(N) in $(EX_ROOT); the exercises are: $(EX_NAMES)"; exit 2; fi
+	  echo "make exercise: there is no exercise N=$(N); the exercises are:" >&2; \
+	  for e in $(EX_NAMES); do echo "  $$e  (N=$${e%%_*})" >&2; done; exit 2; fi
 	@$(MAKE) --no-print-directory -j$(JOBS) $(EX_BIN)
 
 exercise: exercise-build
@@ -63,17 +64,20 @@ exercises:
 # One shared main() (the doctest runner with the pass/FAIL checklist), one object per file.
 $(EX_OBJ)/%.o: $(EX_ROOT)/%.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(EX_CXXFLAGS) -c $< -o $@
+	$(call quiet,CXX,$<)
+	$(Q)$(CXX) $(EX_CXXFLAGS) -c $< -o $@
 
 $(BUILD)/exercises/%/starter: $(EX_OBJ)/%/starter.o $(EX_OBJ)/%/check.o \
                               $(EX_OBJ)/checker_main.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EX_CXXFLAGS) $(filter %.o,$^) $(LIB) -o $@ $(LDLIBS_ALL)
+	$(call quiet,LD,$@)
+	$(Q)$(CXX) $(EX_CXXFLAGS) $(filter %.o,$^) $(LIB) -o $@ $(LDLIBS_ALL)
 
 $(BUILD)/exercises/%/solution: $(EX_OBJ)/%/solution.o $(EX_OBJ)/%/check.o \
                                $(EX_OBJ)/checker_main.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EX_CXXFLAGS) $(filter %.o,$^) $(LIB) -o $@ $(LDLIBS_ALL)
+	$(call quiet,LD,$@)
+	$(Q)$(CXX) $(EX_CXXFLAGS) $(filter %.o,$^) $(LIB) -o $@ $(LDLIBS_ALL)
 
 # Header dependencies of the exercise objects (the top Makefile only looks under build/).
 -include $(wildcard $(EX_OBJ)/*.d $(EX_OBJ)/*/*.d)
