@@ -481,7 +481,7 @@ bool output_failed(std::ostream& out, std::string* why) {
     errno = 0;
     out.flush();
     if (out) return false;
-    *why = errno ? std::strerror(errno) : "the stream is in a failed state";
+    *why = errno ? std::strerror(errno) : "a write failed (is the disk full, or the reader gone?)";
     return true;
 }
 
