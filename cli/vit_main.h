@@ -4,8 +4,10 @@
 //   vit classify --weights W IMAGE... [--topk 5]   the top classes of each image
 //   vit run      --weights W --input X --output Y  raw forward: (B, 3, H, W) in, logits out
 // cli/vit.cpp's main() is vit_main(argc, argv, std::cout, std::cerr). Exit status: 0 on
-// success, 2 on bad usage or bad input, with one line on `err` that names the file and the
-// problem. The process-wide kernel choice and thread count are restored before returning.
+// success, 2 on bad usage or bad input (a bad VITLAB_THREADS, non-finite logits, an output file
+// that would destroy something included), with one line on `err` that names the file and the
+// problem; also 2 when `out` cannot be written (a full disk, a closed pipe). The process-wide
+// kernel choice and thread count are restored before returning.
 // Read cli/commands.cpp for the commands themselves.
 #pragma once
 
