@@ -3,9 +3,10 @@
 single-bit flip of it, each run through `build/vit`, which must answer with exit status 0 (the
 file still makes sense) or 2 and one line on stderr naming the file; never a signal, a hang
 (10 s limit), a second line or an empty message. --part targets also sweeps output targets
-(`vit run --output` at devices, FIFOs, sockets, directories, links, the inputs themselves, a full
-stdout) and environment variables (VITLAB_THREADS, VITLAB_NO_MMAP, VITLAB_PROGRESS), checking in addition that a
-refused target is left as it was and that no temporary file stays behind.
+(`vit run --output` at devices, FIFOs, sockets, directories, links, the inputs themselves, a
+full stdout) and environment variables (VITLAB_THREADS, VITLAB_NO_MMAP, VITLAB_PROGRESS),
+checking in addition that a refused target is left as it was and that no temporary file stays
+behind.
 
     /usr/bin/python3 fuzz/corrupt_sweep.py [CHECKPOINT] [--heads 4] [--command info|classify]
         [--bits all|one] [--data N] [--part all|header|targets]
