@@ -321,8 +321,8 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
         try {
             const Tensor x = preprocess(read_image(path), pre);  // (1, 3, S, S)
             const Tensor logits = (*model)(x);                   // (1, classes)
+            const TopK top = topk(softmax(logits, -1), k, -1);   // (1, k)
             check_finite(logits, ck, "the logits are");
-            const TopK top = topk(softmax(logits, -1), k, -1);  // (1, k)
             std::vector<std::string> rows;
             for (int64_t i = 0; i < k; ++i) {
                 const int64_t index = top.indices.at({0, i});
@@ -379,7 +379,7 @@ int run(const Args& args, std::ostream& out) {
     const std::string input_path = args.required("--input");
     const std::string output_path = args.required("--output");
     // Before the slow part: an output that is one of the inputs would destroy it.
-    check_not_an_input(output_path, {args.required("--weights"), input_path}, "vit run --output");
+    check_not_an_input(output_path, {args.required("--weights"), input_path}, "--output");
     const Checkpoint ck = load(args);
 
     const TensorMap inputs = load_safetensors(input_path);
@@ -483,7 +483,7 @@ bool output_failed(std::ostream& out, std::string* why) {
     errno = 0;
     out.flush();
     if (out) return false;
-    *why = errno ? std::strerror(errno) : "the stream is in a failed state";
+    *why = errno ? std::strerror(errno) : "a write failed (is the disk full, or the reader gone?)";
     return true;
 }
 

@@ -80,15 +80,19 @@ const char* const kExplainHelp =
 
 namespace {
 
+// v without repeats, in order: each picture is drawn once ("--layers 0,0", or the default
+// first-and-last block of a one-block model).
+std::vector<int64_t> unique_in_order(const std::vector<int64_t>& v) {
+    std::vector<int64_t> out;
+    for (const int64_t x : v)
+        if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+    return out;
+}
+
 // "all", or a comma-separated list of indices below n.
 std::vector<int64_t> index_list(const Args& args, const std::string& option,
                                 const std::vector<int64_t>& fallback, int64_t n) {
-    if (!args.has(option)) {
-        std::vector<int64_t> unique;
-        for (const int64_t v : fallback)
-            if (std::find(unique.begin(), unique.end(), v) == unique.end()) unique.push_back(v);
-        return unique;
-    }
+    if (!args.has(option)) return unique_in_order(fallback);
     const std::string text = args.get(option);
     std::vector<int64_t> out;
     if (text == "all") {
@@ -111,11 +115,7 @@ std::vector<int64_t> index_list(const Args& args, const std::string& option,
         out.push_back(v);
     }
     if (out.empty()) throw UsageError(option + " is empty");
-    // Each picture once: "--layers 0,0", or the default first-and-last of a one-block model.
-    std::vector<int64_t> unique;
-    for (const int64_t v : out)
-        if (std::find(unique.begin(), unique.end(), v) == unique.end()) unique.push_back(v);
-    return unique;
+    return unique_in_order(out);
 }
 
 Image overlay_map(const Image& picture, const Tensor& map, float alpha) {

@@ -6,8 +6,10 @@
 //   vit summary  --model NAME | --weights W         layers, shapes, parameters, mult-adds
 //   vit explain  --weights W IMAGE --out DIR        pictures: patches, attention, rollout
 // cli/vit.cpp's main() is vit_main(argc, argv, std::cout, std::cerr). Exit status: 0 on
-// success, 2 on bad usage or bad input, with one line on `err` that names the file and the
-// problem. The process-wide kernel choice and thread count are restored before returning.
+// success, 2 on bad usage or bad input (a bad VITLAB_THREADS, non-finite logits, an output file
+// that would destroy something included), with one line on `err` that names the file and the
+// problem; also 2 when `out` cannot be written (a full disk, a closed pipe). The process-wide
+// kernel choice and thread count are restored before returning.
 // Read cli/commands.cpp for info, classify and run, cli/summary.cpp and cli/explain.cpp for the
 // other two.
 #pragma once

@@ -3,9 +3,10 @@
 single-bit flip of it, each run through `build/vit`, which must answer with exit status 0 (the
 file still makes sense) or 2 and one line on stderr naming the file; never a signal, a hang
 (10 s limit), a second line or an empty message. --part targets also sweeps output targets
-(`vit run --output` at devices, FIFOs, sockets, directories, links, the inputs themselves, a full
-stdout) and environment variables (VITLAB_THREADS, VITLAB_NO_MMAP), checking in addition that a
-refused target is left as it was and that no temporary file stays behind.
+(`vit run --output` at devices, FIFOs, sockets, directories, links, the inputs themselves, a
+full stdout) and environment variables (VITLAB_THREADS, VITLAB_NO_MMAP, VITLAB_PROGRESS),
+checking in addition that a refused target is left as it was and that no temporary file stays
+behind.
 
     /usr/bin/python3 fuzz/corrupt_sweep.py [CHECKPOINT] [--heads 4] [--command info|classify]
         [--bits all|one] [--data N] [--part all|header|targets]
@@ -163,11 +164,12 @@ def sweep_targets(args):
             tally[f"VITLAB_THREADS={value!r}{' --threads 2' if extra else ''}: exit {code}"] += 1
             if code != expected or (code == 2 and "VITLAB_THREADS" not in err):
                 problems.append(f"VITLAB_THREADS={value!r} {extra}: exit {code}, stderr {err!r}")
-    for value in ["", "0", "1", "yes"]:
-        code, err = run_vit(cmd, env={"VITLAB_NO_MMAP": value})
-        tally[f"VITLAB_NO_MMAP={value!r}: exit {code}"] += 1
-        if code != 0:
-            problems.append(f"VITLAB_NO_MMAP={value!r}: exit {code}, stderr {err!r}")
+    for name in ("VITLAB_NO_MMAP", "VITLAB_PROGRESS"):
+        for value in ["", "0", "1", "yes", "\xff"]:
+            code, err = run_vit(cmd + [image], env={name: value})  # two images: a progress bar
+            tally[f"{name}={value!r}: exit {code}"] += 1
+            if code != 0:
+                problems.append(f"{name}={value!r}: exit {code}, stderr {err!r}")
 
     # A full disk on stdout: every command must fail, not exit 0 with nothing written.
     if os.access("/dev/full", os.W_OK):

@@ -99,7 +99,8 @@ done
 # Threads that cannot start (their stacks do not fit under the memory limit): the machine's
 # problem, not the image's.
 expect "1000 threads that cannot start" 2 "cannot start 999 worker threads" -- \
-    bash -c "ulimit -v 400000; exec $VIT classify --weights $W --heads 4 --threads 1000 $TMP/rgb.ppm"
+    bash -c "ulimit -v 400000
+             exec $VIT classify --weights $W --heads 4 --threads 1000 $TMP/rgb.ppm"
 check "  the image is not blamed" bash -c "! grep -q 'rgb.ppm:' $TMP/err"
 
 # ---- 3. a full disk on stdout ------------------------------------------------------------------
@@ -152,7 +153,8 @@ if command -v python3 >/dev/null; then
         "$VIT" info --weights "$TMP/shape.safetensors"
     { printf '{"patch_embed.proj.weight":{"dtype":"F32","shape":[8,3,4,4],"data_offsets":[0,1536]},'
       printf '"pos_embed":{"dtype":"F32","shape":[1,5,8],"data_offsets":[1536,1696]},'
-      seq 0 199999 | sed 's/.*/"blocks.&.z":{"dtype":"F32","shape":[0],"data_offsets":[1696,1696]}/' |
+      entry='"blocks.&.z":{"dtype":"F32","shape":[0],"data_offsets":[1696,1696]}'
+      seq 0 199999 | sed "s/.*/$entry/" |
           paste -sd, | tr -d '\n'
       printf '}'; } | header_file "$TMP/blocks.safetensors" 1696
     expect "200000 zero-size blocks.N tensors" 2 "block 1000 is more than the deepest model" -- \

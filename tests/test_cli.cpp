@@ -473,8 +473,8 @@ TEST_CASE("vit run: an output that is an input, a device or a FIFO is refused be
     const auto run = [&](const std::string& output) {
         return vit({"run", "--weights", w, "--heads", "4", "--input", x, "--output", output});
     };
-    check_fails(run(w), "vit run: vit run --output: '" + w + "': is the same file as the input '" +
-                            w + "'");
+    check_fails(run(w),
+                "vit run: --output: '" + w + "': is the same file as the input '" + w + "'");
     check_fails(run(x), "is the same file as the input '" + x + "'");
     check_fails(run(tmp.dir.string() + "/./x.safetensors"), "is the same file as the input");
     const std::string link = tmp.path("link");

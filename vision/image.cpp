@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -102,6 +103,17 @@ void check_signature(const uint8_t* data, size_t size, const std::string& name) 
                     name, first));
 }
 
+// The first 16 bytes hold a whole PNG (8 bytes), JPEG (FF D8 FF) or PPM/PGM signature ("P5"
+// and whitespace).
+bool whole_signature(const uint8_t* d) {
+    static const uint8_t png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (d[0] == 'P')
+        return (d[1] == '2' || d[1] == '3' || d[1] == '5' || d[1] == '6') &&
+               (std::isspace(d[2]) != 0 || d[2] == '#');
+    if (d[0] == 0x89) return std::memcmp(d, png, 8) == 0;
+    return d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
+}
+
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
@@ -124,6 +136,10 @@ Image read_image(const std::string& path) {
     std::vector<uint8_t> bytes(16);
     bytes.resize(in.read(bytes.data(), bytes.size()));
     check_signature(bytes.data(), bytes.size(), path);
+    // Random bytes (/dev/urandom) that happen to start like a signature are refused here too:
+    // the decoders check a whole signature first, so running one on these 16 bytes gives the
+    // same message the whole file would.
+    if (bytes.size() == 16 && !whole_signature(bytes.data())) decode_image(bytes.data(), 16, path);
     read_rest(in, bytes, path);
     return decode_image(bytes.data(), bytes.size(), path);
 }

@@ -101,6 +101,8 @@ OutputFile::OutputFile(const std::string& path, const std::vector<std::string>& 
     check_not_an_input(target_, inputs, op_);
     if (!r.exists && !path.empty() && path.back() == '/') fail("names a directory, not a file");
 
+    buffer_.reserve(1 << 20);  // before the file exists: a throw here leaves nothing behind
+
     // In the target's directory so that rename() is atomic (same file system).
     temp_ = directory_of(target_) + "/." + base_of(target_) + ".vitlab-XXXXXX";
     std::vector<char> name(temp_.begin(), temp_.end());
@@ -122,9 +124,13 @@ OutputFile::OutputFile(const std::string& path, const std::vector<std::string>& 
         ::umask(mask);
         mode = 0666 & ~mask;
     }
-    if (::fchmod(fd_, mode) != 0)
-        fail(fmt::format("cannot set permissions: {}", std::strerror(errno)));
-    buffer_.reserve(1 << 20);
+    if (::fchmod(fd_, mode) != 0) {
+        // The destructor does not run for a constructor that throws: clean up here.
+        const int err = errno;
+        ::close(fd_);
+        ::unlink(temp_.c_str());
+        fail(fmt::format("cannot set permissions: {}", std::strerror(err)));
+    }
 }
 
 OutputFile::~OutputFile() {

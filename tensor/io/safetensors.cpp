@@ -496,7 +496,12 @@ FileBytes read_stream(InputFile& in, const Context& ctx) {
     FileBytes f = prefix(8 + n);
     std::memcpy(f.data + 8, header.data(), n);
     const uint64_t data_size = parse_header(f.data, f.size, ctx, /*size_known=*/false).data_size;
-    f = prefix(8 + n + data_size);
+    try {
+        f = prefix(8 + n + data_size);
+    } catch (const std::bad_alloc&) {
+        ctx.fail(fmt::format("its header describes {} bytes of data, more than fits in memory",
+                             data_size));
+    }
     std::memcpy(f.data + 8, header.data(), n);
     const size_t data_got = in.read(f.data + 8 + n, static_cast<size_t>(data_size));
     if (data_got != data_size)
