@@ -70,9 +70,6 @@ namespace {
 
 using cpu::Strided;
 
-// Fewer multiply-adds than this in all run on one thread (waking the pool costs more).
-constexpr int64_t kMinParallelWork = 64 * 64 * 64;
-
 int64_t round_up(int64_t x, int64_t m) {
     return (x + m - 1) / m * m;
 }
@@ -143,10 +140,8 @@ Tensor attention_heads_blocked(const Tensor& q, const Tensor& k, const Tensor& v
         }
     };
     const int64_t tasks = B * H * blocks;
-    if (B * H * N * N * std::max<int64_t>(D, 1) < kMinParallelWork || get_num_threads() == 1)
-        run_tasks(0, tasks);
-    else
-        parallel_for(0, tasks, run_tasks);
+    const int64_t task_work = 2 * ak.row_block * N * std::max<int64_t>(D, 1);  // multiply-adds
+    parallel_for(0, tasks, ceil_div(kGrainMultiplyAdds, task_work), run_tasks);
     return out;
 }
 

@@ -286,7 +286,7 @@ TEST_CASE("matmul: every rung of the ladder agrees with naive, edges and strides
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
         Generator gen(12);
-        // (M, K, N): tile edges of the 4 x 16 and 6 x 16 tiles, K across several blocks.
+        // (M, K, N): tile edges of the 4 x 8, 6 x 16 and 12 x 32 tiles, K across several blocks.
         const Shape shapes[] = {{1, 1, 1}, {3, 7, 17}, {17, 65, 63}, {65, 300, 33}, {7, 577, 64}};
         for (const MatmulRung& rung : matmul_ladder())
             for (const Shape& s : shapes) {

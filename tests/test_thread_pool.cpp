@@ -19,10 +19,10 @@ using vitlab::testing::ThreadsForTest;
 namespace {
 
 // The (begin, end) chunks one call of parallel_for hands out, sorted.
-std::vector<std::pair<int64_t, int64_t>> chunks_of(int64_t begin, int64_t end) {
+std::vector<std::pair<int64_t, int64_t>> chunks_of(int64_t begin, int64_t end, int64_t grain = 1) {
     std::mutex m;
     std::vector<std::pair<int64_t, int64_t>> chunks;
-    parallel_for(begin, end, [&](int64_t b, int64_t e) {
+    parallel_for(begin, end, grain, [&](int64_t b, int64_t e) {
         std::lock_guard<std::mutex> lock(m);
         chunks.emplace_back(b, e);
     });
@@ -55,6 +55,15 @@ TEST_CASE("parallel_for: cuts one contiguous non-empty chunk per thread") {
     CHECK(chunks_of(0, 10) == Chunks{{0, 3}, {3, 6}, {6, 10}});
     CHECK(chunks_of(5, 7) == Chunks{{5, 6}, {6, 7}});  // fewer indices than threads
     CHECK(chunks_of(0, 1) == Chunks{{0, 1}});
+}
+
+TEST_CASE("parallel_for: a grain size gives every chunk at least that many indices") {
+    ThreadsForTest t(3);
+    using Chunks = std::vector<std::pair<int64_t, int64_t>>;
+    CHECK(chunks_of(0, 10, 4) == Chunks{{0, 5}, {5, 10}});  // 10 / 4: two chunks, not three
+    CHECK(chunks_of(0, 7, 4) == Chunks{{0, 7}});            // under 2 * grain: one chunk
+    CHECK(chunks_of(0, 30, 4) == Chunks{{0, 10}, {10, 20}, {20, 30}});
+    CHECK(chunks_of(0, 3, 0) == Chunks{{0, 1}, {1, 2}, {2, 3}});  // grain 0 counts as 1
 }
 
 TEST_CASE("parallel_for: an empty range never calls fn") {

@@ -9,11 +9,7 @@
 // centred on 0, w, 2w, 3w cover [0, 5.4], each a polynomial of degree 7 in u = t - j w.
 // The lane's piece j = round(t / w) comes out of one fmadd (simd.h's kRoundToInt trick), and
 // its coefficients out of 4-entry tables: one byte shuffle per coefficient (simd.h's lookup4),
-// on execution ports the FMAs do not use. On Zen 3 the time goes into the number of
-// instructions per register (about 25 here), not into one slow unit: with one thread on
-// (577, 3072) (bench/bench_ops.cpp) this is 0.83 ms, against 0.98 ms for the previous 8 pieces
-// of degree 6 picked with vpermps (lookup8, over a cycle each); the same identity through
-// simd.h's erfc_nonneg (an exp and a division) was slower still.
+// on execution ports the FMAs do not use (about 25 instructions per register in all).
 // Accuracy: within 1e-6 absolute of the formula in double precision
 // (tests/test_simd_math.cpp); measured 4.2e-7 at worst over every 16th float in [-30, 30]
 // (the fit is within 2.6e-7, the rest is float rounding), and 1e-7 relative for tiny |x|.

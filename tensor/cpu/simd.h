@@ -72,7 +72,6 @@ inline namespace VITLAB_CPU_NS {
 
 using Vec = __m512;
 constexpr int64_t kLanes = 16;
-constexpr const char* kName = "AVX-512";
 inline Vec load(const float* p) { return _mm512_loadu_ps(p); }
 inline void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
 inline Vec splat(float s) { return _mm512_set1_ps(s); }
@@ -116,7 +115,6 @@ inline float max_lanes(Vec v) { return _mm512_reduce_max_ps(v); }
 
 using Vec = __m256;
 constexpr int64_t kLanes = 8;
-constexpr const char* kName = "AVX2";
 inline Vec load(const float* p) { return _mm256_loadu_ps(p); }
 inline void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
 inline Vec splat(float s) { return _mm256_set1_ps(s); }
@@ -176,7 +174,6 @@ inline float max_lanes(Vec v) {
 
 using Vec = float32x4_t;
 constexpr int64_t kLanes = 4;
-constexpr const char* kName = "NEON";
 inline Vec load(const float* p) { return vld1q_f32(p); }
 inline void store(float* p, Vec v) { vst1q_f32(p, v); }
 inline Vec splat(float s) { return vdupq_n_f32(s); }
@@ -225,7 +222,6 @@ inline float max_lanes(Vec v) { return vmaxvq_f32(v); }
 // which keeps the rounding error of long sums small). Compilers turn these short fixed loops
 // into SSE or NEON instructions where they can.
 constexpr int64_t kLanes = 8;
-constexpr const char* kName = "portable";
 struct Vec {
     float v[kLanes];
 };

@@ -38,9 +38,6 @@ float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 
-// Below this many elements, starting threads costs more than it saves.
-constexpr int64_t kParallelMin = 1 << 14;
-
 }  // namespace
 
 Tensor gelu(const Tensor& x, GeluApproximate approximate, Kernel kernel) {
@@ -73,11 +70,7 @@ Tensor gelu_blocked(const Tensor& x, GeluApproximate approximate) {
         const int64_t first = begin * kBlock;
         f(src + first, dst + first, std::min(end * kBlock, n) - first);
     };
-    if (n < kParallelMin) {
-        chunk(0, blocks);
-    } else {
-        parallel_for(0, blocks, chunk);
-    }
+    parallel_for(0, blocks, kGrainSize / kBlock, chunk);
     return out;
 }
 

@@ -35,9 +35,6 @@ void check_shapes(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     check_affine(x, bias, "bias");
 }
 
-// Below this many elements, starting threads costs more than it saves.
-constexpr int64_t kParallelMin = 1 << 14;
-
 // ---- naive: the formula, in double --------------------------------------------------------
 
 void layer_norm_row_naive(const float* row, float* o, const float* w, const float* b, int64_t C,
@@ -76,11 +73,10 @@ Tensor layer_norm_with(RowsFn rows_fn, bool threads, const Tensor& x, const Tens
         rows_fn(src + begin * C, dst + begin * C, pw, pb, end - begin, C, eps);
     };
     const int64_t n_rows = out.numel() / C;
-    if (!threads || out.numel() < kParallelMin) {
+    if (threads)
+        parallel_for(0, n_rows, ceil_div(kGrainSize, C), rows);
+    else
         rows(0, n_rows);
-    } else {
-        parallel_for(0, n_rows, rows);
-    }
     return out;
 }
 

@@ -67,9 +67,6 @@ namespace {
 using cpu::MatmulKernels;
 using cpu::Strided;
 
-// Products smaller than this many multiply-adds run on one thread: waking the pool costs
-// more than they take.
-constexpr int64_t kMinParallelWork = 64 * 64 * 64;
 // An a of this many floats and up is packed once by all threads together (gemm_driver), up
 // to kMaxSharedPack: the shared copy of a larger a (ViT-B's fc2: 7 MB) would raise the peak
 // memory of a forward by its size, for a gain of under 1%.
@@ -178,10 +175,6 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
     }
 }
 
-bool worth_threads(int64_t M, int64_t N, int64_t K) {
-    return M * N * K >= kMinParallelWork && get_num_threads() > 1;
-}
-
 // c (M, N) = a (M, K) @ b (K, N), b packed already or not (see gemm_part).
 // Threads: one parallel_for per product, each thread owning a band of whole c tiles, either
 // rows (MR at a time) or columns (NR at a time). Splitting at tile boundaries keeps every
@@ -192,7 +185,9 @@ bool worth_threads(int64_t M, int64_t N, int64_t K) {
 void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64_t N,
                  const float* packed, Strided b, const float* bias, float* c) {
     const int64_t panels = panels_of(mk, N), row_tiles = (M + mk.mr - 1) / mk.mr;
-    const int threads = worth_threads(M, N, K) ? get_num_threads() : 1;
+    // One thread per kGrainMultiplyAdds of work (thread_pool.h), at most all of them.
+    const int threads =
+        static_cast<int>(std::clamp<int64_t>(M * N * K / kGrainMultiplyAdds, 1, get_num_threads()));
     bool split_rows = packed ? row_tiles >= threads : M >= N;
     if (split_rows && row_tiles < threads && panels >= threads) split_rows = false;
     if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
@@ -222,10 +217,8 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
             gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, 0, M, t0, t1);
     };
     const int64_t tiles = split_rows ? row_tiles : panels;
-    if (threads > 1)
-        parallel_for(0, tiles, work);
-    else
-        work(0, tiles);
+    const int64_t tile_work = (split_rows ? mk.mr * N : mk.nr * M) * K;  // multiply-adds
+    parallel_for(0, tiles, ceil_div(kGrainMultiplyAdds, tile_work), work);
 }
 
 Strided strided_of(const Tensor& t) {
@@ -257,14 +250,13 @@ PackedB pack_b(const Tensor& b) {
         static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64))),
         [](float* p) { ::operator delete(p, std::align_val_t(64)); });
     const Strided bs = strided_of(b);
-    const bool threads = get_num_threads() > 1 && K * N >= 64 * 64;
     for (int64_t pc = 0; pc < K; pc += mk.kc) {
         const int64_t kc = std::min(mk.kc, K - pc);
         float* block = data.get() + pc * panels * mk.nr;
         auto pack = [&](int64_t jp0, int64_t jp1) {
             mk.pack_b(bs, N, pc, kc, jp0, jp1, block + jp0 * kc * mk.nr);
         };
-        threads ? parallel_for(0, panels, pack) : pack(0, panels);
+        parallel_for(0, panels, ceil_div(kGrainSize, kc * mk.nr), pack);
     }
     return PackedB{K, N, isa, std::move(data)};
 }

@@ -2,16 +2,18 @@
 //
 // a (M, K), b (K, N), c (M, N), all row-major here. Each version adds one idea, and
 // build/bench/bench_matmul runs every rung on the ViT-B shapes (the README's Performance
-// section keeps the measured GFLOP/s, with the CPU they were measured on):
+// section keeps the measured GFLOP/s, with the CPU they were measured on). Rungs 1-4 are
+// compiled for the baseline x86-64 (SSE2), like the whole library (see tensor/cpu/isa.h):
 //   1. ijk:            each step of the inner loop loads b[p][j] from a new cache line
 //   2. ikj:            the inner loop streams rows of b and c: unit stride, so the compiler
 //                      vectorises it; one order of magnitude or more over ijk
 //   3. cache_blocked:  b is reused from L2 rather than L3. When b already fits in the last-level
-//                      cache (ViT-B's do, on a server CPU), the extra loops cost more than the
-//                      reuse saves, and this rung can be slower than ikj: it pays on small caches
-//   4. packed:         panels read with unit stride; a 4 x 16 tile of c kept in registers
-//   5. blocked:        intrinsics micro-kernel sized to the register file, blocks tuned to
-//                      L1/L2/L3, threads (matmul_blocked.cpp): close to the core's FMA peak
+//                      cache (ViT-B's do, on a server CPU), the extra loops cost about what the
+//                      reuse saves: it pays on small caches
+//   4. packed:         panels read with unit stride; a 4 x 8 tile of c kept in registers
+//   5. blocked:        the register tile sized to the CPU's widest registers (12 x 32 with
+//                      AVX-512), blocks tuned to L1/L2/L3, threads (matmul_blocked.cpp): close
+//                      to the core's FMA peak
 // Rungs 1-3 are plain C++; rung 4 uses the GCC/Clang vector extension (no intrinsics).
 // All four run on one thread.
 #include "tensor/ops/matmul_ladder.h"
@@ -112,28 +114,29 @@ void gemm_cache_blocked(const Tensor& a, const Tensor& b, Tensor& c) {
 }
 
 // ---- 4. packed + micro-kernel: a register tile of c ----------------------------------------
-// In rung 3 every multiply-add still loads and stores c[i][j]. Here a 4 x 16 tile of c is
+// In rung 3 every multiply-add still loads and stores c[i][j]. Here a 4 x 8 tile of c is
 // summed in a local array over a whole block of K (the compiler keeps it in registers), so
-// each step p loads 16 floats of b and 4 of a for 64 multiply-adds. To make those loads unit
+// each step p loads 8 floats of b and 4 of a for 32 multiply-adds. To make those loads unit
 // stride, a and b are first copied ("packed") in the order the tile reads them:
-//   b block (KC, N)  -> panels of 16 columns, b[p][j] at p * 16 + j
+//   b block (KC, N)  -> panels of 8 columns,  b[p][j] at p * 8 + j
 //   a block (MC, KC) -> panels of 4 rows,     a[r][p] at p * 4 + r
 // Ragged edges are zero-padded; the tile is then cut to fit c. matmul_blocked.cpp is the same
 // plan with an intrinsics micro-kernel sized to the register file, and threads.
 namespace {
-constexpr int64_t kTileM = 4, kTileN = 16, kKC = 256, kMC = 64;
+constexpr int64_t kTileM = 4, kTileN = 8, kKC = 256, kMC = 64;
 
-// Eight floats that the compiler keeps in one SIMD register (GCC / Clang vector extension;
-// without AVX it uses two SSE or NEON registers). acc is 8 of them, b 2: all in registers.
-typedef float Float8 __attribute__((vector_size(32)));
+// Four floats that the compiler keeps in one SIMD register (GCC / Clang vector extension):
+// the width every x86-64 (SSE) and 64-bit ARM (NEON) CPU has, since the library is compiled
+// for the baseline CPU. acc is 8 of them, b 2: all in the 16 registers.
+typedef float Float4 __attribute__((vector_size(16)));
 
-void tile_4x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mv,
-               int64_t nv) {
-    Float8 acc[kTileM][2] = {};
+void tile_4x8(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mv,
+              int64_t nv) {
+    Float4 acc[kTileM][2] = {};
     for (int64_t p = 0; p < kc; ++p, a += kTileM, b += kTileN) {
-        Float8 b0, b1;
-        std::memcpy(&b0, b, sizeof b0);  // memcpy: b is not 32-byte aligned
-        std::memcpy(&b1, b + 8, sizeof b1);
+        Float4 b0, b1;
+        std::memcpy(&b0, b, sizeof b0);  // memcpy: b is not 16-byte aligned
+        std::memcpy(&b1, b + 4, sizeof b1);
 #pragma GCC unroll 4  // unrolled, acc[r] are 8 named registers instead of an array in memory
         for (int64_t r = 0; r < kTileM; ++r) {
             acc[r][0] += a[r] * b0;
@@ -174,9 +177,9 @@ void gemm_packed(const Tensor& a, const Tensor& b, Tensor& c) {
                     }
             for (int64_t jp = 0; jp < panels; ++jp)
                 for (int64_t t = 0; t < mc; t += kTileM)
-                    tile_4x16(kc, &a_pack[t * kc], &b_pack[jp * kc * kTileN],
-                              C + (i0 + t) * o.N + jp * kTileN, o.N, std::min(kTileM, mc - t),
-                              std::min(kTileN, o.N - jp * kTileN));
+                    tile_4x8(kc, &a_pack[t * kc], &b_pack[jp * kc * kTileN],
+                             C + (i0 + t) * o.N + jp * kTileN, o.N, std::min(kTileM, mc - t),
+                             std::min(kTileN, o.N - jp * kTileN));
         }
     }
 }
@@ -187,7 +190,7 @@ const std::vector<MatmulRung>& matmul_ladder() {
         {"ijk", "the formula, three loops", gemm_ijk},
         {"ikj", "loops reordered: unit-stride inner loop over rows of b and c", gemm_ikj},
         {"cache_blocked", "blocks of b reused from L2 by all rows of a", gemm_cache_blocked},
-        {"packed", "packed panels, a 4 x 16 tile of c in registers", gemm_packed},
+        {"packed", "packed panels, a 4 x 8 tile of c in registers", gemm_packed},
         {"blocked", "SIMD micro-kernel, L1/L2/L3 blocks, threads", gemm_blocked},
     };
     return rungs;

@@ -5,7 +5,7 @@
 //   1. gemm_ijk            the formula: c[i][j] = sum_p a[i][p] b[p][j], b walked down a column
 //   2. gemm_ikj            loops reordered i, p, j: the inner loop runs along rows of b and c
 //   3. gemm_cache_blocked  the i-p-j loops on blocks of b small enough to stay in the L2 cache
-//   4. gemm_packed         a and b copied into panels, a 4 x 16 tile of c kept in registers
+//   4. gemm_packed         a and b copied into panels, a 4 x 8 tile of c kept in registers
 //   5. gemm_blocked        SIMD micro-kernel, blocks tuned to L1/L2/L3, threads (matmul.h)
 // Run them:  build/bench/bench_matmul --ladder   (tests/test_matmul.cpp checks every rung
 // against gemm_naive). Rungs 1-4 are single-threaded and take inputs of any strides (a

@@ -17,7 +17,6 @@
 //     reads `inner`-contiguous floats, so the same registers do the work; m and s become
 //     one value per column. Threads take (o, column block) pairs.
 #include <algorithm>
-#include <functional>
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/ops/softmax.h"
@@ -26,14 +25,6 @@
 namespace vitlab {
 
 namespace {
-
-// Below this many elements, starting threads costs more than it saves.
-constexpr int64_t kParallelMin = 1 << 14;
-
-void run(int64_t tasks, int64_t elements, const std::function<void(int64_t, int64_t)>& fn) {
-    if (elements < kParallelMin) return fn(0, tasks);
-    parallel_for(0, tasks, fn);
-}
 
 // dst = softmax(src) along dim d of a contiguous tensor of shape `shape`; dst may be src.
 void softmax_contiguous(const float* src, float* dst, const Shape& shape, int64_t d) {
@@ -47,20 +38,22 @@ void softmax_contiguous(const float* src, float* dst, const Shape& shape, int64_
 
     const cpu::SoftmaxKernels& sk = cpu::kernels().softmax;
     if (inner == 1) {
-        run(outer, numel, [&](int64_t begin, int64_t end) {
+        parallel_for(0, outer, ceil_div(kGrainSize, n), [&](int64_t begin, int64_t end) {
             sk.rows(src + begin * n, dst + begin * n, end - begin, n);
         });
         return;
     }
     const int64_t blocks = (inner + cpu::kSoftmaxColumns - 1) / cpu::kSoftmaxColumns;
-    run(outer * blocks, numel, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) {
-            const int64_t o = t / blocks, j = t % blocks * cpu::kSoftmaxColumns;
-            const int64_t offset = o * n * inner + j;
-            sk.columns(src + offset, dst + offset, n, std::min(cpu::kSoftmaxColumns, inner - j),
-                       inner);
-        }
-    });
+    const int64_t block_size = n * std::min(cpu::kSoftmaxColumns, inner);
+    parallel_for(0, outer * blocks, ceil_div(kGrainSize, block_size),
+                 [&](int64_t begin, int64_t end) {
+                     for (int64_t t = begin; t < end; ++t) {
+                         const int64_t o = t / blocks, j = t % blocks * cpu::kSoftmaxColumns;
+                         const int64_t offset = o * n * inner + j;
+                         sk.columns(src + offset, dst + offset, n,
+                                    std::min(cpu::kSoftmaxColumns, inner - j), inner);
+                     }
+                 });
 }
 
 }  // namespace

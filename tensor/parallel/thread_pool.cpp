@@ -220,9 +220,14 @@ void reset_num_threads() {
 }
 
 void parallel_for(int64_t begin, int64_t end, const std::function<void(int64_t, int64_t)>& fn) {
+    parallel_for(begin, end, 1, fn);
+}
+
+void parallel_for(int64_t begin, int64_t end, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn) {
     if (end <= begin) return;
     const int threads = get_num_threads();
-    const int64_t chunks = std::min<int64_t>(threads, end - begin);
+    const int64_t chunks = std::min<int64_t>(threads, (end - begin) / std::max<int64_t>(grain, 1));
     if (chunks <= 1 || t_inside_chunk) {
         fn(begin, end);
         return;
