@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "nn/attention.h"
+#include "tensor/autograd.h"
 #include "tensor/ops.h"
 
 namespace vitlab::nn {
@@ -125,6 +127,22 @@ AttentionGrads attention_heads_backward_blocked(const Tensor& dout, const Tensor
             g.dk.select(0, b).select(0, h).copy_(matmul_blocked(ds.transpose(0, 1), qh));
         }
     return g;
+}
+
+Tensor attention_heads_recorded(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                                Kernel kernel) {
+    if (!autograd::recording(q, k, v)) return attention_heads(q, k, v, scale, nullptr, kernel);
+    return autograd::recorded([&] { return attention_heads(q, k, v, scale, nullptr, kernel); },
+                              [&](Tensor& out) {
+                                  autograd::record(
+                                      out, "AttentionBackward", {q, k, v}, {q, k, v, out},
+                                      [scale, kernel](const Tensor& dy, const autograd::Node& n) {
+                                          const AttentionGrads g = attention_heads_backward(
+                                              dy, n.saved_tensor(0), n.saved_tensor(1),
+                                              n.saved_tensor(2), n.saved_tensor(3), scale, kernel);
+                                          return std::vector<Tensor>{g.dq, g.dk, g.dv};
+                                      });
+                              });
 }
 
 }  // namespace vitlab::nn

@@ -42,4 +42,11 @@ AttentionGrads attention_heads_backward_blocked(const Tensor& dout, const Tensor
                                                 const Tensor& k, const Tensor& v, const Tensor& out,
                                                 float scale);
 
+// attention_heads() that records on the autograd tape (tensor/autograd.h) when q, k or v
+// requires grad: one node keeping q, k, v and out, whose backward is attention_heads_backward.
+// Without grad it is attention_heads() exactly. (Attention::forward still calls
+// attention_heads(); switching it to this is the one change the layer needs for training.)
+Tensor attention_heads_recorded(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                                Kernel kernel = Kernel::Default);
+
 }  // namespace vitlab::nn

@@ -29,6 +29,27 @@ NamedTensors Module::named_parameters() const {
     return out;
 }
 
+std::vector<Tensor> Module::parameters() const {
+    std::vector<Tensor> out;
+    for (auto& [name, p] : named_parameters()) out.push_back(p);
+    return out;
+}
+
+// Through the registered pointers, so the members themselves (and every later copy of them)
+// carry the flag and the grad.
+Module& Module::requires_grad_(bool requires_grad) {
+    std::vector<std::pair<std::string, Tensor*>> all;
+    collect("", all);
+    for (auto& [name, p] : all) p->requires_grad_(requires_grad);
+    return *this;
+}
+
+void Module::zero_grad() {
+    std::vector<std::pair<std::string, Tensor*>> all;
+    collect("", all);
+    for (auto& [name, p] : all) p->zero_grad();
+}
+
 std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
     return {children_.begin(), children_.end()};
 }

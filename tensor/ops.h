@@ -29,4 +29,5 @@
 #include "tensor/ops/softmax.h"
 #include "tensor/ops/softmax_backward.h"
 #include "tensor/parallel/thread_pool.h"
+#include "tensor/autograd.h"
 #include "tensor/tensor.h"

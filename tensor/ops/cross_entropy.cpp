@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 namespace {
@@ -42,6 +44,12 @@ void log_softmax_row(const Tensor& logits, int64_t b, std::vector<double>& logp)
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, float label_smoothing) {
+    if (autograd::recording(logits, target))
+        return autograd::recorded([&] { return cross_entropy(logits, target, label_smoothing); },
+                                  [&](Tensor& out) {
+                                      autograd::record_cross_entropy(out, logits, target,
+                                                                     label_smoothing);
+                                  });
     const std::vector<int64_t> classes = check(logits, target, label_smoothing, "cross_entropy");
     const int64_t B = logits.size(0), C = logits.size(1);
     const double eps = label_smoothing;

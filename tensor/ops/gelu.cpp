@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/autograd.h"
 #include "tensor/ops/simd.h"
 #include "tensor/parallel/thread_pool.h"
 
@@ -116,6 +117,10 @@ constexpr int64_t kParallelMin = 1 << 14;
 }  // namespace
 
 Tensor gelu(const Tensor& x, GeluApproximate approximate, Kernel kernel) {
+    if (autograd::recording(x))
+        return autograd::recorded(
+            [&] { return gelu(x, approximate, kernel); },
+            [&](Tensor& out) { autograd::record_gelu(out, x, static_cast<int>(approximate)); });
     if (resolve(kernel) == Kernel::Naive) return gelu_naive(x, approximate);
     return gelu_blocked(x, approximate);
 }

@@ -25,6 +25,7 @@
 
 #include <cmath>
 
+#include "tensor/autograd.h"
 #include "tensor/ops/simd.h"
 #include "tensor/parallel/thread_pool.h"
 
@@ -183,6 +184,10 @@ Tensor layer_norm_with(RowFn row_fn, RowFn pair_fn, bool threads, const Tensor& 
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Kernel kernel) {
+    if (autograd::recording(x, weight, bias))
+        return autograd::recorded(
+            [&] { return layer_norm(x, weight, bias, eps, kernel); },
+            [&](Tensor& out) { autograd::record_layer_norm(out, x, weight, bias, eps); });
     if (resolve(kernel) == Kernel::Naive) return layer_norm_naive(x, weight, bias, eps);
     return layer_norm_blocked(x, weight, bias, eps);
 }

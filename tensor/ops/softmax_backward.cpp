@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "tensor/autograd.h"
 #include "tensor/ops/row_loops.h"
 
 namespace vitlab {
@@ -44,6 +45,9 @@ Tensor softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+    if (autograd::recording(x))
+        return autograd::recorded([&] { return log_softmax(x, dim); },
+                                  [&](Tensor& out) { autograd::record_log_softmax(out, x, dim); });
     if (x.dim() == 0) return zeros(Shape{});  // log(softmax of one number) = log 1
     const int64_t d = wrap_dim(dim, x.dim(), "log_softmax");
     const Tensor xr = detail::to_rows(x, d);
