@@ -21,12 +21,14 @@
 //     backward(gradient, retain_graph = true) keeps it. A second walk through a freed graph
 //     throws.
 //   - backward() of a tensor with more than one element needs the gradient of that tensor.
-//   - Changing a tensor in place (copy_, fill_, +=, *=, softmax_) after an op saved it for
-//     backward makes that backward throw: every storage has a version counter, and the tape
-//     remembers the version it saved (only storages saved by a live graph are counted).
+//   - Changing a tensor in place (copy_, fill_, +=, *=) after an op saved it for backward
+//     makes that backward throw: every storage has a version counter, and the tape remembers
+//     the version it saved (only storages saved by a live graph are counted).
 //   - x += y on a recorded tensor records an add (x then names the new value); copy_ and
-//     fill_ into a recorded tensor throw instead of recording, as do ops without a backward.
-// Writes through data() or at() are invisible to the tape, as PyTorch's .data is.
+//     fill_ into a recorded tensor throw instead of recording, as do ops without a backward
+//     (max, topk, exp, a packed weight).
+// Writes through data() or at(), and softmax_ (a kernel, not an op), are invisible to the
+// tape, as PyTorch's .data is.
 // Read autograd.cpp for the backward walk, autograd_ops.cpp for what each op records.
 #pragma once
 

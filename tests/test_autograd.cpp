@@ -169,9 +169,10 @@ TEST_CASE("autograd: a transformer-like chain matches PyTorch's gradients for ev
     const Tensor loss = cross_entropy(logits, f["target"], 0.1f);
     check_grad(loss, f["loss"]);
     loss.backward();
-    for (auto& [name, leaf] : p) {
+    for (const auto& entry : p) {
+        const std::string& name = entry.first;  // (clang 14 cannot capture a binding)
         CAPTURE(name);
-        check_grad(leaf.grad(), f["grad." + name]);
+        check_grad(entry.second.grad(), f["grad." + name]);
     }
 }
 
@@ -258,7 +259,9 @@ TEST_CASE("autograd: the small torchvision ViT, every parameter's gradient match
     check_close(loss, f["loss"], 1e-5f, 1e-5f);
     loss.backward();
     float worst = 0.0f;
-    for (const auto& [name, p] : model.named_parameters()) {
+    for (const auto& entry : model.named_parameters()) {
+        const std::string& name = entry.first;
+        const Tensor& p = entry.second;
         CAPTURE(name);
         const Tensor expected = f["grad." + name];
         REQUIRE(p.grad().shape() == expected.shape());
