@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "tensor/autograd.h"
+
 namespace vitlab::nn {
 
 void Module::register_parameter(const std::string& name, Tensor* parameter) {
@@ -79,6 +81,7 @@ static std::string join(const std::vector<std::string>& names) {
 }
 
 IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict, bool assign) {
+    autograd::NoGrad no_grad;  // copying into parameters that require grad is not a recorded op
     std::vector<std::pair<std::string, Tensor*>> params;
     collect("", params);
 

@@ -167,9 +167,11 @@ void check_versions(const Node& node) {
     }
 }
 
-void accumulate(Tensor& slot, bool& has, const Tensor& g) {
+// slot += g, slot starting empty. A leaf's grad() gets its own storage (g may be a view of
+// another gradient, or of the caller's); a gradient waiting inside the walk is only read.
+void accumulate(Tensor& slot, bool& has, const Tensor& g, bool own) {
     if (!has) {
-        slot = g.clone();  // its own storage: later in-place changes of g cannot reach it
+        slot = own ? g.clone() : g;
         has = true;
     } else {
         slot = slot + g;
@@ -198,7 +200,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
         const Tensor g = it->second.first;
         waiting.erase(it);
         if (!m->grad_fn) {  // a leaf: accumulate, as PyTorch does
-            accumulate(m->grad, m->has_grad, g);
+            accumulate(m->grad, m->has_grad, g, /*own=*/true);
             continue;
         }
         Node& node = *m->grad_fn;
@@ -217,7 +219,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
                                                    node.name, to_string(grads[i].shape()), i,
                                                    to_string(node.input_shapes[i])));
             auto& slot = waiting[node.inputs[i].get()];
-            accumulate(slot.first, slot.second, grads[i]);
+            accumulate(slot.first, slot.second, grads[i], /*own=*/false);
         }
         if (!retain_graph) node.release();
     }
