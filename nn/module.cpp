@@ -52,6 +52,19 @@ void Module::zero_grad() {
     for (auto& [name, p] : all) p->zero_grad();
 }
 
+void Module::check_grads() const {
+    std::vector<std::string> missing;
+    for (const auto& [name, p] : named_parameters())
+        if (p.requires_grad() && p.grad().numel() == 0 && p.numel() != 0) missing.push_back(name);
+    if (missing.empty()) return;
+    std::string names;
+    for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+    throw AutogradError("check_grads: " + std::to_string(missing.size()) +
+                        " parameter(s) received no gradient from backward(): " + names +
+                        ". They did not take part in the loss, or an op between them and the "
+                        "loss did not record (NoGrad, detach(), or an op without a backward)");
+}
+
 std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
     return {children_.begin(), children_.end()};
 }

@@ -56,6 +56,10 @@ class Module {
     // clears every parameter's grad() (PyTorch's set_to_none).
     Module& requires_grad_(bool requires_grad = true);
     void zero_grad();
+    // After backward(): throws AutogradError listing every parameter that requires grad but
+    // received none (it did not take part in the loss, or something between it and the loss
+    // ran under NoGrad, on a detach()ed tensor, or in an op that does not record).
+    void check_grads() const;
     // The direct sub-modules with their names, in registration order.
     std::vector<std::pair<std::string, const Module*>> named_children() const;
     // The parameter with this full dotted name; throws std::out_of_range naming it.

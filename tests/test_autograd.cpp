@@ -276,3 +276,19 @@ TEST_CASE("autograd: the small torchvision ViT, every parameter's gradient match
     }
     MESSAGE("largest difference, relative to the parameter's largest gradient: ", worst);
 }
+
+TEST_CASE("autograd: check_grads names the parameters that received no gradient") {
+    Generator gen(7);
+    nn::Linear used(4, 3, true, gen), unused(4, 3, true, gen);
+    used.requires_grad_();
+    unused.requires_grad_();
+    const Tensor x = randn({2, 4}, gen);
+    cross_entropy(used(x), from_vector({0, 2}, {2})).backward();
+    CHECK_NOTHROW(used.check_grads());
+    const std::string msg = autograd_error([&] { unused.check_grads(); });
+    CHECK(contains(msg, "2 parameter(s)"));
+    CHECK(contains(msg, "weight, bias"));
+    // Inference-only parameters (no requires_grad) are not expected to have a gradient.
+    nn::Linear frozen(4, 3, true, gen);
+    CHECK_NOTHROW(frozen.check_grads());
+}
