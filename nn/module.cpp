@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "tensor/autograd.h"
+
 namespace vitlab::nn {
 
 void Module::register_parameter(const std::string& name, Tensor* parameter) {
@@ -27,6 +29,40 @@ NamedTensors Module::named_parameters() const {
     out.reserve(all.size());
     for (const auto& [name, p] : all) out.emplace_back(name, *p);
     return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+    std::vector<Tensor> out;
+    for (auto& [name, p] : named_parameters()) out.push_back(p);
+    return out;
+}
+
+// Through the registered pointers, so the members themselves (and every later copy of them)
+// carry the flag and the grad.
+Module& Module::requires_grad_(bool requires_grad) {
+    std::vector<std::pair<std::string, Tensor*>> all;
+    collect("", all);
+    for (auto& [name, p] : all) p->requires_grad_(requires_grad);
+    return *this;
+}
+
+void Module::zero_grad() {
+    std::vector<std::pair<std::string, Tensor*>> all;
+    collect("", all);
+    for (auto& [name, p] : all) p->zero_grad();
+}
+
+void Module::check_grads() const {
+    std::vector<std::string> missing;
+    for (const auto& [name, p] : named_parameters())
+        if (p.requires_grad() && p.grad().numel() == 0 && p.numel() != 0) missing.push_back(name);
+    if (missing.empty()) return;
+    std::string names;
+    for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+    throw AutogradError("check_grads: " + std::to_string(missing.size()) +
+                        " parameter(s) received no gradient from backward(): " + names +
+                        ". They did not take part in the loss, or an op between them and the "
+                        "loss did not record (NoGrad, detach(), or an op without a backward)");
 }
 
 std::vector<std::pair<std::string, const Module*>> Module::named_children() const {
@@ -58,6 +94,7 @@ static std::string join(const std::vector<std::string>& names) {
 }
 
 IncompatibleKeys Module::load_state_dict(const TensorMap& state, bool strict, bool assign) {
+    autograd::NoGrad no_grad;  // copying into parameters that require grad is not a recorded op
     std::vector<std::pair<std::string, Tensor*>> params;
     collect("", params);
 

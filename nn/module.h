@@ -48,6 +48,18 @@ class Module {
 
     // Every parameter with its full dotted name, own parameters first, then each child's.
     NamedTensors named_parameters() const;
+    // The same tensors without names, the ones to train (they share storage and grad() with
+    // the layer's members).
+    std::vector<Tensor> parameters() const;
+    // Training (tensor/autograd.h): parameters do not require grad until this is called, so
+    // inference records nothing. requires_grad_() applies to every parameter; zero_grad()
+    // clears every parameter's grad() (PyTorch's set_to_none).
+    Module& requires_grad_(bool requires_grad = true);
+    void zero_grad();
+    // After backward(): throws AutogradError listing every parameter that requires grad but
+    // received none (it did not take part in the loss, or something between it and the loss
+    // ran under NoGrad, on a detach()ed tensor, or in an op that does not record).
+    void check_grads() const;
     // The direct sub-modules with their names, in registration order.
     std::vector<std::pair<std::string, const Module*>> named_children() const;
     // The parameter with this full dotted name; throws std::out_of_range naming it.

@@ -9,6 +9,8 @@
 #include <new>
 #include <vector>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 // ---- storage --------------------------------------------------------------------------------
@@ -281,6 +283,9 @@ Tensor Tensor::contiguous() const {
 }
 
 Tensor Tensor::clone() const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return clone(); },
+                                  [&](Tensor& out) { autograd::record_clone(out, *this); });
     Tensor out = empty(shape_);
     float* dst = out.data();
     const float* s = storage_.get();
@@ -290,6 +295,8 @@ Tensor Tensor::clone() const {
 
 Tensor& Tensor::fill_(float value) {
     check_writable(*this, "fill_");
+    autograd::check_inplace(*this, "fill_");
+    autograd::bump_version(*this);
     float* s = storage_.get();
     for_each_offset(shape_, strides_, offset_, [&](int64_t o) { s[o] = value; });
     return *this;
@@ -297,6 +304,9 @@ Tensor& Tensor::fill_(float value) {
 
 Tensor& Tensor::copy_(const Tensor& src) {
     check_writable(*this, "copy_");
+    autograd::check_inplace(*this, "copy_");
+    autograd::no_backward("copy_ (the source of an in-place copy)", src);
+    autograd::bump_version(*this);
     const Shape target = broadcast_shapes(shape_, src.shape(), "copy_");
     if (target != shape_)
         throw ShapeError(fmt::format("copy_: source of shape {} does not broadcast to {}",

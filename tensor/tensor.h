@@ -24,6 +24,10 @@
 
 namespace vitlab {
 
+namespace autograd {
+struct Meta;  // tensor/autograd.h
+}
+
 class Tensor {
 public:
     // An empty 1-d tensor of shape (0), like torch.tensor([]).
@@ -96,12 +100,27 @@ public:
     Tensor mul(const Tensor& other) const;
     Tensor div(const Tensor& other) const;
 
+    // ---- autograd (tensor/autograd.h; defined in tensor/autograd.cpp) ---------------------
+    bool requires_grad() const;
+    Tensor& requires_grad_(bool requires_grad = true);  // leaves only, as in PyTorch
+    bool is_leaf() const;                               // made by no recorded op
+    Tensor grad() const;     // dloss/dthis after backward(); an empty Tensor() before
+    void zero_grad();        // back to no grad (PyTorch's x.grad = None)
+    void backward() const;   // this must have one element: d(this)/d(this) = 1
+    void backward(const Tensor& gradient, bool retain_graph = false) const;
+    Tensor detach() const;   // same storage, no history, requires no grad
+    const char* grad_fn_name() const;  // the op that made it ("MulBackward"), "" for a leaf
+    const void* storage_id() const { return storage_.get(); }
+    const std::shared_ptr<autograd::Meta>& autograd_meta() const { return autograd_; }
+    void set_autograd_meta(std::shared_ptr<autograd::Meta> meta) { autograd_ = std::move(meta); }
+
 private:
     std::shared_ptr<float> storage_;
     int64_t storage_numel_ = 0;
     Shape shape_;
     Shape strides_;
     int64_t offset_ = 0;
+    std::shared_ptr<autograd::Meta> autograd_;  // null until autograd needs it
 
     int64_t offset_of(const int64_t* index, size_t n, const char* op) const;
 };

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 // Replaces a single -1 by the size that keeps numel; checks the total.
@@ -77,6 +79,9 @@ static bool view_strides(const Shape& shape, const Shape& strides, const Shape& 
 }
 
 Tensor Tensor::view(const Shape& requested) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return view(requested); },
+                                  [&](Tensor& out) { autograd::record_reshape(out, *this); });
     const Shape shape = infer_size(requested, numel(), "view");
     Shape strides;
     if (!view_strides(shape_, strides_, shape, strides))
@@ -87,6 +92,9 @@ Tensor Tensor::view(const Shape& requested) const {
 }
 
 Tensor Tensor::reshape(const Shape& requested) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return reshape(requested); },
+                                  [&](Tensor& out) { autograd::record_reshape(out, *this); });
     const Shape shape = infer_size(requested, numel(), "reshape");
     Shape strides;
     if (view_strides(shape_, strides_, shape, strides))
@@ -95,6 +103,9 @@ Tensor Tensor::reshape(const Shape& requested) const {
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return flatten(start_dim, end_dim); },
+                                  [&](Tensor& out) { autograd::record_reshape(out, *this); });
     if (dim() == 0) return reshape({1});
     const int64_t s = wrap_dim(start_dim, dim(), "flatten");
     const int64_t e = wrap_dim(end_dim, dim(), "flatten");
@@ -110,6 +121,9 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 }
 
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return transpose(dim0, dim1); },
+                                  [&](Tensor& out) { autograd::record_transpose(out, *this, dim0, dim1); });
     if (dim() == 0) {
         wrap_dim(dim0, 0, "transpose");
         wrap_dim(dim1, 0, "transpose");
@@ -124,6 +138,9 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return permute(dims); },
+                                  [&](Tensor& out) { autograd::record_permute(out, *this, dims); });
     if (static_cast<int64_t>(dims.size()) != dim())
         throw IndexError(fmt::format("permute: got {} dims for a tensor of rank {}", dims.size(),
                                      dim()));
@@ -140,6 +157,9 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return unsqueeze(d); },
+                                  [&](Tensor& out) { autograd::record_reshape(out, *this); });
     // Valid dims for the result's rank, dim() + 1: unsqueeze(-1) appends a dim.
     if (d < -(dim() + 1) || d > dim())
         throw IndexError(fmt::format("unsqueeze: dim {} is out of range for a tensor of rank {} "
@@ -155,6 +175,9 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 }
 
 Tensor Tensor::squeeze() const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return squeeze(); },
+                                  [&](Tensor& out) { autograd::record_reshape(out, *this); });
     Shape shape, strides;
     for (size_t i = 0; i < shape_.size(); ++i) {
         if (shape_[i] == 1) continue;
@@ -165,6 +188,9 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return squeeze(d); },
+                                  [&](Tensor& out) { autograd::record_reshape(out, *this); });
     if (dim() == 0) {
         wrap_dim(d, 0, "squeeze");
         return *this;
@@ -178,6 +204,12 @@ Tensor Tensor::squeeze(int64_t d) const {
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+    if (autograd::recording(*this)) {
+        const int64_t from = start < 0 ? start + size(d) : start;  // = slice(from, from + length)
+        return autograd::recorded(
+            [&] { return narrow(d, start, length); },
+            [&](Tensor& out) { autograd::record_slice(out, *this, d, from, from + length, 1); });
+    }
     if (dim() == 0) throw IndexError("narrow: cannot narrow a 0-d tensor");
     const int64_t at = wrap_dim(d, dim(), "narrow");
     const int64_t n = shape_[at];
@@ -194,6 +226,9 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return slice(d, start, end, step); },
+                                  [&](Tensor& out) { autograd::record_slice(out, *this, d, start, end, step); });
     if (dim() == 0) throw IndexError("slice: cannot slice a 0-d tensor");
     if (step <= 0)
         throw std::invalid_argument(fmt::format("slice: step must be positive, got {}", step));
@@ -210,6 +245,9 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return select(d, index); },
+                                  [&](Tensor& out) { autograd::record_select(out, *this, d, index); });
     if (dim() == 0) throw IndexError("select: cannot select on a 0-d tensor");
     const int64_t at = wrap_dim(d, dim(), "select");
     const int64_t n = shape_[at];
@@ -224,6 +262,9 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
 }
 
 Tensor Tensor::expand(const Shape& requested) const {
+    if (autograd::recording(*this))
+        return autograd::recorded([&] { return expand(requested); },
+                                  [&](Tensor& out) { autograd::record_expand(out, *this); });
     if (requested.size() < shape_.size())
         throw ShapeError(fmt::format("expand: cannot expand {} to fewer dims {}",
                                      to_string(shape_), to_string(requested)));

@@ -9,6 +9,8 @@
 // its rank, so cat({Tensor(), x}, d) == x. Read reduce.cpp next.
 #include "tensor/ops/cat.h"
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 namespace {
@@ -40,6 +42,11 @@ void check_same_sizes(const Tensor& first, size_t first_pos, const Tensor& t, si
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     if (tensors.empty()) throw std::invalid_argument("cat: expected a non-empty list of tensors");
+    for (const Tensor& t : tensors)
+        if (autograd::recording(t))
+            return autograd::recorded(
+                [&] { return cat(tensors, dim); },
+                [&](Tensor& out) { autograd::record_cat(out, tensors, dim); });
     for (size_t i = 0; i < tensors.size(); ++i)
         if (tensors[i].dim() == 0)
             throw ShapeError(fmt::format(

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 namespace detail {
@@ -59,6 +61,12 @@ Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tenso
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride,
               int64_t padding, Kernel kernel) {
+    if (autograd::recording(input, weight, bias))
+        return autograd::recorded(
+            [&] { return conv2d(input, weight, bias, stride, padding, kernel); },
+            [&](Tensor& out) {
+                autograd::record_conv2d(out, input, weight, bias, stride, padding);
+            });
     if (resolve(kernel) == Kernel::Naive) return conv2d_naive(input, weight, bias, stride, padding);
     return conv2d_blocked(input, weight, bias, stride, padding);
 }

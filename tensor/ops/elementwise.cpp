@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 namespace {
@@ -60,15 +62,27 @@ Tensor scalar(float s) { return full(Shape{}, s); }
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+    if (autograd::recording(a, b))
+        return autograd::recorded([&] { return add(a, b); },
+                                  [&](Tensor& out) { autograd::record_add(out, a, b); });
     return binary(a, b, "add", [](float x, float y) { return x + y; });
 }
 Tensor sub(const Tensor& a, const Tensor& b) {
+    if (autograd::recording(a, b))
+        return autograd::recorded([&] { return sub(a, b); },
+                                  [&](Tensor& out) { autograd::record_sub(out, a, b); });
     return binary(a, b, "sub", [](float x, float y) { return x - y; });
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
+    if (autograd::recording(a, b))
+        return autograd::recorded([&] { return mul(a, b); },
+                                  [&](Tensor& out) { autograd::record_mul(out, a, b); });
     return binary(a, b, "mul", [](float x, float y) { return x * y; });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
+    if (autograd::recording(a, b))
+        return autograd::recorded([&] { return div(a, b); },
+                                  [&](Tensor& out) { autograd::record_div(out, a, b); });
     return binary(a, b, "div", [](float x, float y) { return x / y; });
 }
 
@@ -93,6 +107,8 @@ Tensor operator-(const Tensor& a) { return mul(a, scalar(-1.0f)); }
 
 Tensor& operator+=(Tensor& a, const Tensor& b) {
     check_writable(a, "add_");
+    if (autograd::recording(a, b)) return autograd::add_inplace(a, b);
+    autograd::bump_version(a);
     const Shape shape = broadcast_shapes(a.shape(), b.shape(), "add_");
     if (shape != a.shape())
         throw ShapeError(fmt::format("add_: {} does not broadcast to the in-place shape {}",
@@ -106,11 +122,14 @@ Tensor& operator+=(Tensor& a, const Tensor& b) {
 
 Tensor& operator*=(Tensor& a, float s) {
     check_writable(a, "mul_");
+    if (autograd::recording(a)) return autograd::scale_inplace(a, s);
+    autograd::bump_version(a);
     apply(a, scalar(s), a, [](float x, float y) { return x * y; });
     return a;
 }
 
 Tensor map(const Tensor& a, float (*f)(float)) {
+    autograd::no_backward("map (exp, sqrt)", a);
     Tensor out = a.clone();
     float* p = out.data();
     for (int64_t i = 0; i < out.numel(); ++i) p[i] = f(p[i]);

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/autograd.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/parallel/thread_pool.h"
 
@@ -41,6 +42,10 @@ float gelu_tanh(float x) {
 }  // namespace
 
 Tensor gelu(const Tensor& x, GeluApproximate approximate, Kernel kernel) {
+    if (autograd::recording(x))
+        return autograd::recorded(
+            [&] { return gelu(x, approximate, kernel); },
+            [&](Tensor& out) { autograd::record_gelu(out, x, static_cast<int>(approximate)); });
     if (resolve(kernel) == Kernel::Naive) return gelu_naive(x, approximate);
     return gelu_blocked(x, approximate);
 }

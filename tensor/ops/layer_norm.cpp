@@ -14,6 +14,7 @@
 
 #include <cmath>
 
+#include "tensor/autograd.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/parallel/thread_pool.h"
 
@@ -84,6 +85,10 @@ Tensor layer_norm_with(RowsFn rows_fn, bool threads, const Tensor& x, const Tens
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
                   Kernel kernel) {
+    if (autograd::recording(x, weight, bias))
+        return autograd::recorded(
+            [&] { return layer_norm(x, weight, bias, eps, kernel); },
+            [&](Tensor& out) { autograd::record_layer_norm(out, x, weight, bias, eps); });
     if (resolve(kernel) == Kernel::Naive) return layer_norm_naive(x, weight, bias, eps);
     return layer_norm_blocked(x, weight, bias, eps);
 }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "tensor/autograd.h"
 #include "tensor/ops/elementwise.h"
 
 namespace vitlab {
@@ -19,6 +20,10 @@ void check_bias(const char* op, const Tensor& bias, int64_t out_features) {
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Kernel kernel) {
+    if (autograd::recording(x, weight, bias))
+        return autograd::recorded(
+            [&] { return linear(x, weight, bias, kernel); },
+            [&](Tensor& out) { autograd::record_linear(out, x, weight, bias); });
     if (weight.dim() != 2)
         throw ShapeError(fmt::format("linear: expected a 2-d weight (out, in), got {}",
                                      to_string(weight.shape())));
@@ -47,6 +52,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Kernel 
 }
 
 Tensor linear(const Tensor& x, const PackedB& weight_t, const Tensor& bias) {
+    autograd::no_backward("linear with a packed weight (prepack keeps no tensor to differentiate)",
+                          x);
+    autograd::no_backward("linear with a packed weight", bias);
     if (x.dim() == 0 || x.size(-1) != weight_t.K)
         throw ShapeError(
             fmt::format("linear: input {} does not end in in_features = {} of the "

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 namespace detail {
@@ -79,6 +81,9 @@ Shape concat(Shape head, std::initializer_list<int64_t> tail) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, Kernel kernel) {
+    if (autograd::recording(a, b))
+        return autograd::recorded([&] { return matmul(a, b, kernel); },
+                                  [&](Tensor& out) { autograd::record_matmul(out, a, b); });
     if (a.dim() == 0 || b.dim() == 0)
         throw ShapeError(fmt::format("matmul: both arguments need at least 1 dim, got {} and {}",
                                      to_string(a.shape()), to_string(b.shape())));
@@ -126,6 +131,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, Kernel kernel) {
 }
 
 Tensor matmul(const Tensor& a, const PackedB& b) {
+    autograd::no_backward("matmul with a packed b (pack_b keeps no tensor to differentiate)", a);
     const Shape b_shape{b.K, b.N};
     if (a.dim() == 0 || a.size(-1) != b.K)
         throw ShapeError(fmt::format("matmul: cannot multiply {} by packed {}: {} != {}",

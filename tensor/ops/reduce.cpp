@@ -18,6 +18,8 @@
 #include <numeric>
 #include <utility>
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 namespace {
@@ -124,6 +126,9 @@ double sum_row(const float* row, int64_t n, int64_t stride) {
 
 // x (..., n, ...) -> (..., ...): the sum of each row along dim; an empty row sums to 0.
 Tensor sum(const Tensor& x, int64_t dim, bool keepdim) {
+    if (autograd::recording(x))
+        return autograd::recorded([&] { return sum(x, dim, keepdim); },
+                                  [&](Tensor& out) { autograd::record_sum(out, x, dim, keepdim); });
     return reduce_rows(x, dim, keepdim, "sum", [](const float* row, int64_t n, int64_t stride) {
         return static_cast<float>(sum_row(row, n, stride));
     });
@@ -131,6 +136,10 @@ Tensor sum(const Tensor& x, int64_t dim, bool keepdim) {
 
 // sum / n; an empty row gives 0 / 0 = NaN, as in PyTorch.
 Tensor mean(const Tensor& x, int64_t dim, bool keepdim) {
+    if (autograd::recording(x))
+        return autograd::recorded(
+            [&] { return mean(x, dim, keepdim); },
+            [&](Tensor& out) { autograd::record_mean(out, x, dim, keepdim); });
     return reduce_rows(x, dim, keepdim, "mean", [](const float* row, int64_t n, int64_t stride) {
         if (n == 0) return std::numeric_limits<float>::quiet_NaN();
         return static_cast<float>(sum_row(row, n, stride) / static_cast<double>(n));
@@ -138,6 +147,7 @@ Tensor mean(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
+    autograd::no_backward("max", x);
     check_not_empty(x, dim, "max");
     return reduce_rows(x, dim, keepdim, "max", [](const float* row, int64_t n, int64_t stride) {
         return row[argmax_row(row, n, stride) * stride];
@@ -181,6 +191,7 @@ IndexTensor Tensor::argmax(int64_t dim, bool keepdim) const {
 // k (about n log k), and the position tie-break makes the order fully defined: equal values
 // keep the lower index first (PyTorch leaves the order of ties unspecified).
 TopK topk(const Tensor& x, int64_t k, int64_t dim) {
+    autograd::no_backward("topk", x);
     const int64_t d = wrap_dim(dim, x.dim(), "topk");
     const int64_t n = x.dim() == 0 ? 1 : x.size(d);
     if (k < 0 || k > n)

@@ -4,9 +4,14 @@
 // softmax_blocked.cpp (the same three passes on contiguous rows, with SIMD and threads).
 #include "tensor/ops/softmax.h"
 
+#include "tensor/autograd.h"
+
 namespace vitlab {
 
 Tensor softmax(const Tensor& x, int64_t dim, Kernel kernel) {
+    if (autograd::recording(x))
+        return autograd::recorded([&] { return softmax(x, dim, kernel); },
+                                  [&](Tensor& out) { autograd::record_softmax(out, x, dim); });
     if (resolve(kernel) == Kernel::Naive) return softmax_naive(x, dim);
     return softmax_blocked(x, dim);
 }

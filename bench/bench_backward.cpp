@@ -1,0 +1,90 @@
+// bench_backward.cpp: forward against backward for the Linear layers of a ViT-B block, and the
+// backward of softmax, layer norm and GELU against a copy of the same bytes.
+//
+//   make bench      (or: build/bench/bench_backward [--reps N])
+//
+// 1. The four Linear shapes of a ViT-B block at 577 tokens, 1 thread: the forward is one GEMM
+//    (2 M K N flops), the backward two of the same size (dx = dy @ W, dW = dy^T @ x) plus the
+//    bias sum, so its GFLOP/s count 4 M K N. Both run on matmul_blocked (linear_backward
+//    passes transposed views), so the two GFLOP/s columns should be close.
+// 2. softmax (12 heads x 577 x 577), layer norm and GELU (577 x 768, 577 x 3072) backward,
+//    1 thread, in GB/s of the bytes they must touch (y or x, dy, dx: 12 bytes a float), beside
+//    a plain copy (8 bytes a float): these are the naive versions (one float at a time, sums
+//    in double); the SIMD ones come later.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "bench/bench.h"
+#include "tensor/ops.h"
+
+using namespace vitlab;
+
+int main(int argc, char** argv) {
+    int reps = 5;
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = std::atoi(argv[++i]);
+    bench::Threads one(1);
+    Generator gen(1);
+
+    std::printf("Linear forward and backward, 1 thread, median of %d\n\n", reps);
+    bench::Table linear_table({{"M x K x N", 22},
+                               {"forward ms", 10, bench::Align::Right},
+                               {"GFLOP/s", 8, bench::Align::Right},
+                               {"backward ms", 11, bench::Align::Right},
+                               {"GFLOP/s", 8, bench::Align::Right}});
+    linear_table.header();
+    const int64_t M = 577;
+    for (auto [K, N] :
+         {std::pair<int64_t, int64_t>{768, 2304}, {768, 3072}, {3072, 768}, {768, 768}}) {
+        const Tensor x = randn({M, K}, gen), w = randn({N, K}, gen), b = randn({N}, gen);
+        const Tensor dy = randn({M, N}, gen);
+        Tensor y;
+        LinearGrads g;
+        const bench::Timing fwd = bench::measure([&] { y = linear(x, w, b); }, reps, 1);
+        const bench::Timing bwd = bench::measure([&] { g = linear_backward(dy, x, w); }, reps, 1);
+        const double flops = 2.0 * M * K * N;
+        linear_table.row(
+            {std::to_string(M) + " x " + std::to_string(K) + " x " + std::to_string(N),
+             bench::fixed(fwd.median * 1e3, 2), bench::fixed(flops / fwd.median * 1e-9, 1),
+             bench::fixed(bwd.median * 1e3, 2), bench::fixed(2 * flops / bwd.median * 1e-9, 1)});
+    }
+
+    std::printf("\nbackward of softmax, layer norm, GELU (naive), 1 thread, median of %d\n\n",
+                reps);
+    bench::Table table({{"op", 34},
+                        {"ms", 8, bench::Align::Right},
+                        {"GB/s", 7, bench::Align::Right},
+                        {"copy GB/s", 9, bench::Align::Right}});
+    table.header();
+    const auto row = [&](const std::string& name, const Shape& shape, int tensors,
+                         const std::function<void()>& fn) {
+        const Tensor src = randn(shape, gen);
+        Tensor dst = empty(shape);
+        const double bytes = 4.0 * static_cast<double>(numel(shape)) * tensors;
+        const bench::Timing t = bench::measure(fn, reps, 1);
+        // A plain copy of one such tensor, 8 bytes a float (read + write): what memory gives.
+        const bench::Timing c = bench::measure([&] { dst.copy_(src); }, reps, 1);
+        table.row({name, bench::fixed(t.median * 1e3, 2), bench::fixed(bytes / t.median * 1e-9, 1),
+                   bench::fixed(8.0 * static_cast<double>(numel(shape)) / c.median * 1e-9, 1)});
+    };
+    {
+        const Shape s{12, 577, 577};
+        const Tensor y = softmax(randn(s, gen), -1), dy = randn(s, gen);
+        row("softmax (12, 577, 577)", s, 3, [&] { (void)softmax_backward(dy, y, -1); });
+    }
+    {
+        const Shape s{577, 768};
+        const Tensor x = randn(s, gen), w = randn({768}, gen), dy = randn(s, gen);
+        row("layer_norm (577, 768)", s, 3, [&] { (void)layer_norm_backward(dy, x, w); });
+    }
+    {
+        const Shape s{577, 3072};
+        const Tensor x = randn(s, gen), dy = randn(s, gen);
+        row("gelu (577, 3072)", s, 3, [&] { (void)gelu_backward(dy, x); });
+        row("gelu tanh (577, 3072)", s, 3,
+            [&] { (void)gelu_backward(dy, x, GeluApproximate::Tanh); });
+    }
+    return 0;
+}
