@@ -39,6 +39,8 @@
 #include <limits>
 #include <vector>
 
+#include "nn/attention_backward.h"
+#include "tensor/autograd.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 
@@ -185,6 +187,15 @@ Tensor Attention::forward(const Tensor& x, Tensor* attn_probs) const {
     Tensor q = qkv_heads.select(0, 0), k = qkv_heads.select(0, 1), v = qkv_heads.select(0, 2);
 
     // softmax(q @ k^T * scale) @ v, heads merged: (B, N, C)
+    // While recording for backward, one node whose backward recomputes the probabilities
+    // (nn/attention_backward.h); attn_probs, for looking at, is for inference only.
+    if (autograd::recording(q)) {
+        if (attn_probs)
+            throw AutogradError(
+                "Attention: attention probabilities are returned for inspection only; ask for "
+                "them under autograd::NoGrad (torch.no_grad())");
+        return proj(attention_heads_recorded(q, k, v, scale));
+    }
     Tensor out = attention_heads(q, k, v, scale, attn_probs);
     return proj(out);
 }

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "tensor/autograd.h"
+
 namespace vitlab::nn {
 
 Mlp::Mlp(int64_t in_features, int64_t hidden_features, Generator& gen)
@@ -14,6 +16,9 @@ Mlp::Mlp(int64_t in_features, int64_t hidden_features, Generator& gen)
 
 Tensor Mlp::forward(const Tensor& x) const {
     Tensor h = fc1(x);  // (B, N, hidden), a new contiguous tensor we own
+    // While recording for backward, h = act(h) is a new tensor: the tape refuses in-place
+    // writes into a recorded result, and gelu's backward needs h as it was.
+    if (autograd::recording(h)) return fc2(act(h));
     // h = act(h), written back into h a block of rows at a time: the hidden activations (7 MB
     // for 577 tokens of ViT-B) then exist once instead of twice, and a block's temporary
     // (256 rows) stays in cache. The values are exactly those of act(h).

@@ -226,9 +226,8 @@ TEST_CASE("autograd: attention_heads_recorded is one node whose grads match the 
 }
 
 TEST_CASE("autograd: the small torchvision ViT, every parameter's gradient matches PyTorch") {
-    // The layers' own parameters, with the block written out of place (y = y + f(y): Block
-    // and Mlp write into tensors the tape saved, which it refuses) and the attention heads
-    // through attention_heads_recorded (Attention::forward does not record yet).
+    // model(images) as written for inference: the layers record on the tape with no change
+    // (Block and Mlp add out of place, and Attention records one node, while recording).
     ViTConfig c;
     c.name = "test_vit_32";
     c.img_size = 32;
@@ -247,17 +246,7 @@ TEST_CASE("autograd: the small torchvision ViT, every parameter's gradient match
     model.requires_grad_();
     const auto f = fixture("vit_small_grad");
 
-    const int64_t B = 2, N = 17, H = 4, D = 16;
-    Tensor x = model.embed(images);
-    for (const auto& block : model.blocks) {
-        const Tensor qkv =
-            block.attn.qkv(block.norm1(x)).reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});
-        const Tensor heads = nn::attention_heads_recorded(qkv.select(0, 0), qkv.select(0, 1),
-                                                          qkv.select(0, 2), block.attn.scale);
-        x = x + block.attn.proj(heads);
-        x = x + block.mlp.fc2(gelu(block.mlp.fc1(block.norm2(x))));
-    }
-    const Tensor logits = model.forward_head(model.norm(x));
+    const Tensor logits = model(images);
     const Tensor loss = cross_entropy(logits, f["target"], 0.1f);
     check_close(loss, f["loss"], 1e-5f, 1e-5f);
     loss.backward();
@@ -275,6 +264,16 @@ TEST_CASE("autograd: the small torchvision ViT, every parameter's gradient match
         worst = std::max(worst, scale > 0 ? diff / scale : diff);
     }
     MESSAGE("largest difference, relative to the parameter's largest gradient: ", worst);
+    CHECK_NOTHROW(model.check_grads());
+
+    // Attention maps are for looking at, under NoGrad; asked for while recording, a clear error.
+    std::vector<Tensor> probs;
+    CHECK_THROWS_AS(model.forward(images, &probs), AutogradError);
+    {
+        autograd::NoGrad no_grad;
+        CHECK_NOTHROW(model.forward(images, &probs));
+    }
+    CHECK(probs.size() == 2);
 }
 
 TEST_CASE("autograd: check_grads names the parameters that received no gradient") {
