@@ -70,7 +70,7 @@ void check_available(Isa isa, const char* who) {
             fmt::format("{}: this build has no {} kernels; expected one of: {}", who,
                         to_string(isa), names(available_isas())));
     throw std::invalid_argument(fmt::format("{}: this CPU cannot run {}; expected one of: {}", who,
-                                            to_string(isa), names(cpu_isas())));
+                                            to_string(isa), names(available_isas())));
 }
 
 const char* env_isa() {
