@@ -3,7 +3,8 @@
 //   exact (default, nn.GELU()):       gelu(x) = x/2 * (1 + erf(x / sqrt(2)))
 //   tanh  (nn.GELU(approximate='tanh')): x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
 // gelu_naive applies std::erf / std::tanh one float at a time; gelu_blocked uses SIMD
-// polynomials (tensor/ops/simd.h) and threads. Both are within 1e-6 absolute of the formula.
+// polynomials (tensor/cpu/simd.h, one copy per instruction set) and threads. Both are within 1e-6
+// absolute of the formula.
 #pragma once
 
 #include "tensor/ops/kernel.h"

@@ -4,7 +4,8 @@
 //   mean = sum_i x_i / C,  var = sum_i (x_i - mean)^2 / C   (biased, as PyTorch)
 //   out_i = (x_i - mean) / sqrt(var + eps) * weight_i + bias_i
 // layer_norm_naive is that formula with the statistics in double; layer_norm_blocked uses
-// SIMD float lanes (tensor/ops/simd.h) and threads. They agree within 1e-5.
+// SIMD float lanes (tensor/cpu/simd.h, one copy per instruction set) and threads. They agree within
+// 1e-5.
 #pragma once
 
 #include "tensor/ops/kernel.h"
