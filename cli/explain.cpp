@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "cli/args.h"
+#include "cli/commands.h"
 #include "tensor/ops.h"
 #include "vision/draw.h"
 #include "vision/image.h"
@@ -31,18 +32,6 @@
 #include "vit/progress.h"
 
 namespace vitlab::cli {
-
-// From commands.cpp: the checkpoint, and timm's preprocessing for it (*why says
-// which).
-Checkpoint load_for_command(const Args& args);
-PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why);
-// Throws when t holds a NaN or an infinity, naming `what` ("the logits are") and the
-// weight that causes it.
-void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::string& what);
-
-extern const std::vector<Option> kExplainOptions;
-extern const char* const kExplainHelp;
-int explain(const Args& args, std::ostream& out);
 
 const std::vector<Option> kExplainOptions = {
     {"--weights", "W", "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
@@ -124,7 +113,7 @@ Image overlay_map(const Image& picture, const Tensor& map, float alpha) {
 
 }  // namespace
 
-int explain(const Args& args, std::ostream& out) {
+int explain(const Args& args, std::ostream& out, const Report& /*report*/) {
     if (args.positional().size() != 1)
         throw UsageError(args.positional().empty() ? "no IMAGE given" : "give exactly one IMAGE");
     const std::string image_path = args.positional()[0];
