@@ -25,11 +25,11 @@
 #include "tensor/io/output_file.h"
 #include "tensor/ops.h"
 #include "tensor/parallel/thread_pool.h"
+#include "tensor/util/progress.h"
 #include "vision/image.h"
 #include "vision/labels.h"
 #include "vision/transforms.h"
 #include "vit/checkpoint.h"
-#include "vit/progress.h"
 
 namespace vitlab::cli {
 

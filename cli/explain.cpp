@@ -1,18 +1,13 @@
-// explain.cpp: `vit explain`: pictures of what a checkpoint does with one
-// image.
+// explain.cpp: `vit explain`: pictures of what a checkpoint does with one image.
 //
-//   patches.png                        the input after preprocessing, with the
-//   patch grid attention_layerL_headH.png         block L, head H: the class
-//   token's attention over the
-//                                      patches, upsampled and overlaid on the
-//                                      input
-//   attention_rollout.png              the same through all blocks
-//   (vit/inspect.h) position_embedding_similarity.png  cosine similarity of
-//   each position's embedding with all
-//                                      others, one small map per position (ViT
-//                                      paper, Fig. 7)
-// The forward pass runs block by block so that a large model shows its progress
-// on stderr (when stderr is a terminal; vit/progress.h).
+//   patches.png                        the input after preprocessing, with the patch grid
+//   attention_layerL_headH.png         block L, head H: the class token's attention over the
+//                                      patches, upsampled and overlaid on the input
+//   attention_rollout.png              the same through all blocks (vit/inspect.h)
+//   position_embedding_similarity.png  cosine similarity of each position's embedding with all
+//                                      others, one small map per position (ViT paper, Fig. 7)
+// The forward pass runs block by block so that a large model shows its progress on stderr
+// (when stderr is a terminal; tensor/util/progress.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -23,13 +18,13 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "tensor/ops.h"
+#include "tensor/util/progress.h"
 #include "vision/draw.h"
 #include "vision/image.h"
 #include "vision/png_write.h"
 #include "vision/transforms.h"
 #include "vit/checkpoint.h"
 #include "vit/inspect.h"
-#include "vit/progress.h"
 
 namespace vitlab::cli {
 

@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "tensor/errors.h"
 #include "tensor/io/output_file.h"
-#include "tensor/io/safetensors.h"  // FileError
 
 // -DVITLAB_NO_STB builds without it even when present, as for the reader in png_jpeg.cpp.
 #if defined(__has_include) && !defined(VITLAB_NO_STB)
