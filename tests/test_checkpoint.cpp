@@ -2,9 +2,7 @@
 // naming, F32/F16/BF16, against PyTorch's logits; config inference; every way a checkpoint can
 // fail to fit; and a corrupt-file sweep (every truncation of the header, a bit flip in every
 // header byte) that must give an error or a working model, never anything else.
-//
-// The fixture (tools/fixtures/checkpoint.py): torchvision's ViT with image 32, patch 8, width
-// 32, depth 2, 4 heads, MLP 64, 10 classes, random weights, saved in both namings.
+// The fixture: tests/checkpoint_tests.h.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -16,28 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/fixture.h"
-#include "tests/temp_files.h"
-#include "vit/checkpoint.h"
-
-using namespace vitlab;
-using vitlab::testing::check_close;
-using vitlab::testing::fixture;
-using vitlab::testing::fixture_path;
-namespace fs = std::filesystem;
-
-using vitlab::testing::read_bytes;
-using vitlab::testing::write_bytes;
+#include "tests/checkpoint_tests.h"
 
 namespace {
-
-// Scratch files for this file's tests.
-struct TempDir : vitlab::testing::TempDir {
-    TempDir() : vitlab::testing::TempDir("vitlab_test_checkpoint_") {}
-};
-
-const std::string kTimm = fixture_path("checkpoint_timm.safetensors");
-const std::string kHF = fixture_path("checkpoint_hf.safetensors");
 
 CheckpointOptions heads(int64_t n) {
     CheckpointOptions o;
