@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -128,6 +129,27 @@ TEST_CASE("checkpoint: F16 and BF16 files load as float32 and give PyTorch's log
     check_close((*make_vit(bf16))(f["input"]), f["logits_bf16"], 1e-4f, 1e-4f);
     // The rounding is visible: BF16 keeps 8 bits of mantissa, so its logits move.
     CHECK(max_abs_diff(f["logits_bf16"], f["logits_timm"]) > 1e-3f);
+}
+
+TEST_CASE("checkpoint: each stored dtype is the one the file's header gives, F32 from memory") {
+    const std::string path = fixture_path("checkpoint_timm_f16.safetensors");
+    SafetensorsHeader header;
+    const TensorMap tensors = load_safetensors(path, &header);
+    REQUIRE(header.tensors.size() == tensors.size());
+    std::map<std::string, std::string> dtype_of;
+    for (const SafetensorsEntry& e : header.tensors) {
+        CAPTURE(e.name);
+        CHECK(e.shape == tensors.at(e.name).shape());
+        dtype_of[e.name] = e.dtype;
+    }
+    const Checkpoint ck = load_checkpoint(path, heads(4));
+    for (const StoredTensor& t : ck.stored) {
+        CAPTURE(t.name);
+        CHECK(t.dtype == dtype_of.at(t.name));
+    }
+    // Tensors given in memory are float32 whatever file they came from.
+    for (const StoredTensor& t : checkpoint_from_tensors(tensors, path, heads(4)).stored)
+        CHECK(t.dtype == "F32");
 }
 
 TEST_CASE("checkpoint: the model uses the loaded tensors in place, without copying them") {
