@@ -5,6 +5,8 @@
 // problem; vit_main() turns every exception into one line on `err` and exit status 2. The
 // model comes from vit/checkpoint.h (naming detection, config inference, zero-copy loading),
 // images from vision/ (decoders and timm's preprocessing).
+#include "cli/commands.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -23,25 +25,17 @@
 #include "tensor/io/output_file.h"
 #include "tensor/ops.h"
 #include "tensor/parallel/thread_pool.h"
+#include "tensor/util/progress.h"
 #include "vision/image.h"
 #include "vision/labels.h"
 #include "vision/transforms.h"
 #include "vit/checkpoint.h"
-#include "vit/progress.h"
 
 namespace vitlab::cli {
 
-// `vit summary` (cli/summary.cpp) and `vit explain` (cli/explain.cpp).
-extern const std::vector<Option> kSummaryOptions;
-extern const std::vector<Option> kExplainOptions;
-extern const char* const kSummaryHelp;
-extern const char* const kExplainHelp;
-int summary(const Args& args, std::ostream& out);
-int explain(const Args& args, std::ostream& out);
+// ---- options -----------------------------------------------------------------------------------
 
 namespace {
-
-// ---- options -----------------------------------------------------------------------------------
 
 const std::vector<Option> kModelOptions = {
     {"--weights", "W", "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
@@ -73,7 +67,9 @@ std::string lower(std::string s) {
     return s;
 }
 
-Checkpoint load(const Args& args) {
+}  // namespace
+
+Checkpoint load_for_command(const Args& args) {
     CheckpointOptions options;
     options.model = args.get("--model");
     options.num_heads = args.get_int("--heads", 0, 1, 4096);
@@ -82,7 +78,7 @@ Checkpoint load(const Args& args) {
 
 // Google's checkpoints (timm's augreg ones, and every Hugging Face google/vit-*) were trained on
 // images scaled to [-1, 1]: mean = std = 0.5. Others use ImageNet's mean and std.
-PreprocessConfig preprocess_config(const Checkpoint& ck, const Args& args, std::string* why) {
+PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why) {
     const bool google = ck.naming == Naming::HuggingFace ||
                         lower(ck.model_name).find("augreg") != std::string::npos ||
                         lower(ck.path).find("augreg") != std::string::npos;
@@ -95,6 +91,8 @@ PreprocessConfig preprocess_config(const Checkpoint& ck, const Args& args, std::
     if (args.has("--mean") || args.has("--std")) *why = "--mean/--std";
     return p;
 }
+
+namespace {
 
 std::string floats(const std::vector<float>& v) {
     return fmt::format("({})", fmt::join(v, ", "));
@@ -157,8 +155,10 @@ std::string non_finite_source(const Checkpoint& ck) {
            "weights scaled right?";
 }
 
+}  // namespace
+
 // Throws NonFiniteError when `t` holds a NaN or an infinity; what: "the logits are".
-void check_finite(const Tensor& t, const Checkpoint& ck, const std::string& what) {
+void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::string& what) {
     const int64_t i = first_non_finite(t);
     if (i < 0) return;
     throw NonFiniteError(fmt::format("checkpoint '{}': {} not finite ({} at element {} of {}); {}",
@@ -167,6 +167,8 @@ void check_finite(const Tensor& t, const Checkpoint& ck, const std::string& what
 }
 
 // ---- vit info ----------------------------------------------------------------------------------
+
+namespace {
 
 const std::vector<Option> kInfoOptions =
     join({kModelOptions,
@@ -182,13 +184,15 @@ const char* kInfoHelp =
     "weight and fails (exit 2) on the first NaN or infinity.\n"
     "\n";
 
-int info(const Args& args, std::ostream& out) {
+}  // namespace
+
+int info(const Args& args, std::ostream& out, const Report& /*report*/) {
     if (!args.positional().empty())
         throw UsageError(fmt::format("unexpected argument '{}'", args.positional()[0]));
-    const Checkpoint ck = load(args);
+    const Checkpoint ck = load_for_command(args);
     const ViTConfig& c = ck.config;
     std::string why;
-    const PreprocessConfig p = preprocess_config(ck, args, &why);
+    const PreprocessConfig p = preprocess_for_command(ck, args, &why);
     if (args.has("--scan")) {
         // Every weight is read (the whole file), so only on request.
         int bad = 0;
@@ -255,6 +259,8 @@ int info(const Args& args, std::ostream& out) {
 
 // ---- vit classify ------------------------------------------------------------------------------
 
+namespace {
+
 const std::vector<Option> kClassifyOptions =
     join({kModelOptions,
           {{"--topk", "K", "how many classes to show per image (default 5)"},
@@ -290,20 +296,22 @@ std::vector<std::string> class_names(const Args& args, int64_t num_classes) {
     return names;
 }
 
-int classify(const Args& args, std::ostream& out, const std::function<void(std::string)>& report) {
+}  // namespace
+
+int classify(const Args& args, std::ostream& out, const Report& report) {
     const std::vector<std::string>& images = args.positional();
     if (images.empty()) throw UsageError("no IMAGE given");
     const int64_t k_wanted = args.get_int("--topk", 5, 1, 1'000'000);
     const bool as_json = args.has("--json");
 
-    const Checkpoint ck = load(args);
+    const Checkpoint ck = load_for_command(args);
     if (ck.config.in_chans != 3)
         throw CheckpointError(
             fmt::format("checkpoint '{}': the model takes {} channels; images "
                         "have 3 (RGB)",
                         ck.path, ck.config.in_chans));
     std::string why;
-    const PreprocessConfig pre = preprocess_config(ck, args, &why);
+    const PreprocessConfig pre = preprocess_for_command(ck, args, &why);
     const std::vector<std::string> names = class_names(args, ck.config.num_classes);
     const auto model = make_vit(ck);
     const int64_t k = std::min(k_wanted, ck.config.num_classes);
@@ -322,7 +330,7 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
             const Tensor x = preprocess(read_image(path), pre);  // (1, 3, S, S)
             const Tensor logits = (*model)(x);                   // (1, classes)
             const TopK top = topk(softmax(logits, -1), k, -1);   // (1, k)
-            check_finite(logits, ck, "the logits are");
+            check_finite_for_command(logits, ck, "the logits are");
             std::vector<std::string> rows;
             for (int64_t i = 0; i < k; ++i) {
                 const int64_t index = top.indices.at({0, i});
@@ -358,6 +366,8 @@ int classify(const Args& args, std::ostream& out, const std::function<void(std::
 
 // ---- vit run -----------------------------------------------------------------------------------
 
+namespace {
+
 const std::vector<Option> kRunCommandOptions =
     join({kModelOptions,
           {{"--input", "X", "safetensors file holding the images tensor (B, 3, H, W)"},
@@ -373,14 +383,16 @@ const char* kRunHelp =
     "(B, classes) are written to Y as tensor 'logits'.\n"
     "\n";
 
-int run(const Args& args, std::ostream& out) {
+}  // namespace
+
+int run(const Args& args, std::ostream& out, const Report& /*report*/) {
     if (!args.positional().empty())
         throw UsageError(fmt::format("unexpected argument '{}'", args.positional()[0]));
     const std::string input_path = args.required("--input");
     const std::string output_path = args.required("--output");
     // Before the slow part: an output that is one of the inputs would destroy it.
     check_not_an_input(output_path, {args.required("--weights"), input_path}, "--output");
-    const Checkpoint ck = load(args);
+    const Checkpoint ck = load_for_command(args);
 
     const TensorMap inputs = load_safetensors(input_path);
     std::string key = args.get("--input-key");
@@ -409,13 +421,15 @@ int run(const Args& args, std::ostream& out) {
             input_path, key, to_string(x.shape()), c.in_chans, c.img_size, c.img_size, c.name));
     const auto model = make_vit(ck);
     const Tensor logits = (*model)(x);  // (B, classes)
-    check_finite(logits, ck, "the logits are");
+    check_finite_for_command(logits, ck, "the logits are");
     save_safetensors(output_path, {{"logits", logits}});
     out << fmt::format("{}: logits {}\n", output_path, to_string(logits.shape()));
     return 0;
 }
 
 // ---- dispatch ----------------------------------------------------------------------------------
+
+namespace {
 
 const char* kMainHelp =
     "usage: vit <command> [options]\n"
@@ -432,16 +446,11 @@ const char* kMainHelp =
     "'vit <command> --help' shows a command's options. Exit status: 0 on success, 2 on bad\n"
     "usage or bad input (one line on stderr naming the file and the problem).\n";
 
-struct Command {
-    const char* name;
-    const char* help;
-    const std::vector<Option>* options;
-};
-const Command kCommands[] = {{"info", kInfoHelp, &kInfoOptions},
-                             {"classify", kClassifyHelp, &kClassifyOptions},
-                             {"run", kRunHelp, &kRunCommandOptions},
-                             {"summary", kSummaryHelp, &kSummaryOptions},
-                             {"explain", kExplainHelp, &kExplainOptions}};
+const Command kCommands[] = {{"info", kInfoHelp, &kInfoOptions, info},
+                             {"classify", kClassifyHelp, &kClassifyOptions, classify},
+                             {"run", kRunHelp, &kRunCommandOptions, run},
+                             {"summary", kSummaryHelp, &kSummaryOptions, summary},
+                             {"explain", kExplainHelp, &kExplainOptions, explain}};
 
 // One line: a message from a hostile file may hold newlines or other control bytes.
 std::string one_line(std::string s) {
@@ -487,23 +496,31 @@ bool output_failed(std::ostream& out, std::string* why) {
     return true;
 }
 
-}  // namespace
-
-namespace {
 int run_command(const std::vector<std::string>& words, const Command& command, std::ostream& out,
-                const std::function<void(std::string)>& report);
-}  // namespace
+                const Report& report) {
+    const Args args(std::vector<std::string>(words.begin() + 1, words.end()), *command.options);
+    if (args.has("--help")) {
+        out << command.help << "options:\n" << options_help(*command.options);
+        return 0;
+    }
+    // --threads wins over VITLAB_THREADS; without it a bad VITLAB_THREADS is reported here,
+    // not in the middle of a forward pass.
+    if (args.has("--threads"))
+        set_num_threads(int(args.get_int("--threads", 1, 1, kMaxThreads)));
+    else
+        get_num_threads();
+    if (args.has("--kernels")) {
+        const std::string k = args.get("--kernels");
+        if (k != "naive" && k != "blocked")
+            throw UsageError(fmt::format("--kernels must be naive or blocked, got '{}'", k));
+        set_default_kernel(parse_kernel(k));
+    }
+    args.get_floats("--mean", 3, false);  // checked before the (slow) loading
+    args.get_floats("--std", 3, true);
+    return command.run(args, out, report);
+}
 
-// For summary.cpp and explain.cpp: the same loading and preprocessing as the other commands.
-Checkpoint load_for_command(const Args& args) {
-    return load(args);
-}
-PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why) {
-    return preprocess_config(ck, args, why);
-}
-void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::string& what) {
-    check_finite(t, ck, what);
-}
+}  // namespace
 
 int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     std::vector<std::string> words(argv + std::min(argc, 1), argv + std::max(argc, 1));
@@ -552,38 +569,5 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
     }
     return status;
 }
-
-namespace {
-
-int run_command(const std::vector<std::string>& words, const Command& command, std::ostream& out,
-                const std::function<void(std::string)>& report) {
-    const std::string name = command.name;
-    const Args args(std::vector<std::string>(words.begin() + 1, words.end()), *command.options);
-    if (args.has("--help")) {
-        out << command.help << "options:\n" << options_help(*command.options);
-        return 0;
-    }
-    // --threads wins over VITLAB_THREADS; without it a bad VITLAB_THREADS is reported here,
-    // not in the middle of a forward pass.
-    if (args.has("--threads"))
-        set_num_threads(int(args.get_int("--threads", 1, 1, kMaxThreads)));
-    else
-        get_num_threads();
-    if (args.has("--kernels")) {
-        const std::string k = args.get("--kernels");
-        if (k != "naive" && k != "blocked")
-            throw UsageError(fmt::format("--kernels must be naive or blocked, got '{}'", k));
-        set_default_kernel(parse_kernel(k));
-    }
-    args.get_floats("--mean", 3, false);  // checked before the (slow) loading
-    args.get_floats("--std", 3, true);
-    if (name == "info") return info(args, out);
-    if (name == "classify") return classify(args, out, report);
-    if (name == "summary") return summary(args, out);
-    if (name == "explain") return explain(args, out);
-    return run(args, out);
-}
-
-}  // namespace
 
 }  // namespace vitlab::cli

@@ -1,18 +1,13 @@
-// explain.cpp: `vit explain`: pictures of what a checkpoint does with one
-// image.
+// explain.cpp: `vit explain`: pictures of what a checkpoint does with one image.
 //
-//   patches.png                        the input after preprocessing, with the
-//   patch grid attention_layerL_headH.png         block L, head H: the class
-//   token's attention over the
-//                                      patches, upsampled and overlaid on the
-//                                      input
-//   attention_rollout.png              the same through all blocks
-//   (vit/inspect.h) position_embedding_similarity.png  cosine similarity of
-//   each position's embedding with all
-//                                      others, one small map per position (ViT
-//                                      paper, Fig. 7)
-// The forward pass runs block by block so that a large model shows its progress
-// on stderr (when stderr is a terminal; vit/progress.h).
+//   patches.png                        the input after preprocessing, with the patch grid
+//   attention_layerL_headH.png         block L, head H: the class token's attention over the
+//                                      patches, upsampled and overlaid on the input
+//   attention_rollout.png              the same through all blocks (vit/inspect.h)
+//   position_embedding_similarity.png  cosine similarity of each position's embedding with all
+//                                      others, one small map per position (ViT paper, Fig. 7)
+// The forward pass runs block by block so that a large model shows its progress on stderr
+// (when stderr is a terminal; tensor/util/progress.h).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -21,28 +16,17 @@
 #include <sstream>
 
 #include "cli/args.h"
+#include "cli/commands.h"
 #include "tensor/ops.h"
+#include "tensor/util/progress.h"
 #include "vision/draw.h"
 #include "vision/image.h"
 #include "vision/png_write.h"
 #include "vision/transforms.h"
 #include "vit/checkpoint.h"
 #include "vit/inspect.h"
-#include "vit/progress.h"
 
 namespace vitlab::cli {
-
-// From commands.cpp: the checkpoint, and timm's preprocessing for it (*why says
-// which).
-Checkpoint load_for_command(const Args& args);
-PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why);
-// Throws when t holds a NaN or an infinity, naming `what` ("the logits are") and the
-// weight that causes it.
-void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::string& what);
-
-extern const std::vector<Option> kExplainOptions;
-extern const char* const kExplainHelp;
-int explain(const Args& args, std::ostream& out);
 
 const std::vector<Option> kExplainOptions = {
     {"--weights", "W", "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
@@ -124,7 +108,7 @@ Image overlay_map(const Image& picture, const Tensor& map, float alpha) {
 
 }  // namespace
 
-int explain(const Args& args, std::ostream& out) {
+int explain(const Args& args, std::ostream& out, const Report& /*report*/) {
     if (args.positional().size() != 1)
         throw UsageError(args.positional().empty() ? "no IMAGE given" : "give exactly one IMAGE");
     const std::string image_path = args.positional()[0];

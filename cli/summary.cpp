@@ -11,17 +11,11 @@
 #include <ostream>
 
 #include "cli/args.h"
+#include "cli/commands.h"
 #include "vit/checkpoint.h"
 #include "vit/inspect.h"
 
 namespace vitlab::cli {
-
-// From commands.cpp: --weights/--model/--heads -> the checkpoint.
-Checkpoint load_for_command(const Args& args);
-
-extern const std::vector<Option> kSummaryOptions;
-extern const char* const kSummaryHelp;
-int summary(const Args& args, std::ostream& out);
 
 const std::vector<Option> kSummaryOptions = {
     {"--model", "NAME", "a preset (vit_base_patch16_384[.tag]); alone, nothing is loaded"},
@@ -48,7 +42,7 @@ const char* const kSummaryHelp =
     "alone: no weights are allocated.\n"
     "\n";
 
-int summary(const Args& args, std::ostream& out) {
+int summary(const Args& args, std::ostream& out, const Report& /*report*/) {
     if (!args.positional().empty())
         throw UsageError(fmt::format("unexpected argument '{}'", args.positional()[0]));
     ViTConfig config;

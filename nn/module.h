@@ -21,7 +21,6 @@
 #include <utility>
 #include <vector>
 
-#include "tensor/io/safetensors.h"
 #include "tensor/tensor.h"
 
 namespace vitlab::nn {

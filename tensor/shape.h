@@ -1,4 +1,4 @@
-// shape.h: the Shape of a tensor, its errors, and how dims are counted.
+// shape.h: the Shape of a tensor and how dims are counted (its errors: tensor/errors.h).
 //
 // A Shape is a list of sizes in PyTorch order, outermost first: an image batch is
 // (N, C, H, W), a token sequence is (B, N, C). It prints the way PyTorch's tuples do,
@@ -9,9 +9,10 @@
 #include <fmt/format.h>
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "tensor/errors.h"
 
 namespace vitlab {
 
@@ -20,17 +21,6 @@ struct Shape : std::vector<int64_t> {
     using std::vector<int64_t>::vector;
     Shape() = default;
     Shape(const std::vector<int64_t>& v) : std::vector<int64_t>(v) {}
-};
-
-// A shape mistake: the message names the operator and the shapes involved, e.g.
-// "matmul: cannot multiply (576, 768) by (512, 10): 768 != 512".
-struct ShapeError : std::invalid_argument {
-    using std::invalid_argument::invalid_argument;
-};
-
-// A dim or an index outside its range: names the dim (or index) and the valid range.
-struct IndexError : std::out_of_range {
-    using std::out_of_range::out_of_range;
 };
 
 // Product of the sizes (1 for a 0-d shape).

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -124,6 +125,10 @@ private:
 
     int64_t offset_of(const int64_t* index, size_t n, const char* op) const;
 };
+
+// Tensors by name, sorted: a state dict (nn::Module::state_dict) and the contents of a
+// .safetensors file (tensor/io/safetensors.h) alike.
+using TensorMap = std::map<std::string, Tensor>;
 
 // Throws std::invalid_argument when t is an expanded view (stride 0 on a dim of size > 1),
 // where an in-place write would hit one memory location several times.

@@ -2,9 +2,7 @@
 // naming, F32/F16/BF16, against PyTorch's logits; config inference; every way a checkpoint can
 // fail to fit; and a corrupt-file sweep (every truncation of the header, a bit flip in every
 // header byte) that must give an error or a working model, never anything else.
-//
-// The fixture (tools/fixtures/checkpoint.py): torchvision's ViT with image 32, patch 8, width
-// 32, depth 2, 4 heads, MLP 64, 10 classes, random weights, saved in both namings.
+// The fixture: tests/checkpoint_tests.h.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -12,32 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "tests/fixture.h"
-#include "tests/temp_files.h"
-#include "vit/checkpoint.h"
-
-using namespace vitlab;
-using vitlab::testing::check_close;
-using vitlab::testing::fixture;
-using vitlab::testing::fixture_path;
-namespace fs = std::filesystem;
-
-using vitlab::testing::read_bytes;
-using vitlab::testing::write_bytes;
+#include "tests/checkpoint_tests.h"
 
 namespace {
-
-// Scratch files for this file's tests.
-struct TempDir : vitlab::testing::TempDir {
-    TempDir() : vitlab::testing::TempDir("vitlab_test_checkpoint_") {}
-};
-
-const std::string kTimm = fixture_path("checkpoint_timm.safetensors");
-const std::string kHF = fixture_path("checkpoint_hf.safetensors");
 
 CheckpointOptions heads(int64_t n) {
     CheckpointOptions o;
@@ -149,6 +129,27 @@ TEST_CASE("checkpoint: F16 and BF16 files load as float32 and give PyTorch's log
     check_close((*make_vit(bf16))(f["input"]), f["logits_bf16"], 1e-4f, 1e-4f);
     // The rounding is visible: BF16 keeps 8 bits of mantissa, so its logits move.
     CHECK(max_abs_diff(f["logits_bf16"], f["logits_timm"]) > 1e-3f);
+}
+
+TEST_CASE("checkpoint: each stored dtype is the one the file's header gives, F32 from memory") {
+    const std::string path = fixture_path("checkpoint_timm_f16.safetensors");
+    SafetensorsHeader header;
+    const TensorMap tensors = load_safetensors(path, &header);
+    REQUIRE(header.tensors.size() == tensors.size());
+    std::map<std::string, std::string> dtype_of;
+    for (const SafetensorsEntry& e : header.tensors) {
+        CAPTURE(e.name);
+        CHECK(e.shape == tensors.at(e.name).shape());
+        dtype_of[e.name] = e.dtype;
+    }
+    const Checkpoint ck = load_checkpoint(path, heads(4));
+    for (const StoredTensor& t : ck.stored) {
+        CAPTURE(t.name);
+        CHECK(t.dtype == dtype_of.at(t.name));
+    }
+    // Tensors given in memory are float32 whatever file they came from.
+    for (const StoredTensor& t : checkpoint_from_tensors(tensors, path, heads(4)).stored)
+        CHECK(t.dtype == "F32");
 }
 
 TEST_CASE("checkpoint: the model uses the loaded tensors in place, without copying them") {

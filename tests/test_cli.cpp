@@ -25,31 +25,12 @@
 #include "cli/vit_main.h"
 #include "tensor/io/json.h"
 #include "tensor/parallel/thread_pool.h"
-#include "tests/fixture.h"
-#include "tests/temp_files.h"
+#include "tests/checkpoint_tests.h"
 #include "vision/image.h"
 #include "vision/ppm.h"
 #include "vision/transforms.h"
-#include "vit/checkpoint.h"
-
-using namespace vitlab;
-using vitlab::testing::check_close;
-using vitlab::testing::fixture;
-using vitlab::testing::fixture_path;
-namespace fs = std::filesystem;
-
-using vitlab::testing::read_bytes;
-using vitlab::testing::write_bytes;
 
 namespace {
-
-// Scratch files for this file's tests.
-struct TempDir : vitlab::testing::TempDir {
-    TempDir() : vitlab::testing::TempDir("vitlab_test_cli_") {}
-};
-
-const std::string kTimm = fixture_path("checkpoint_timm.safetensors");
-const std::string kHF = fixture_path("checkpoint_hf.safetensors");
 
 struct Result {
     int code;

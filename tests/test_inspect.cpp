@@ -8,6 +8,7 @@
 #include "cli/vit_main.h"
 #include "tensor/io/safetensors.h"
 #include "tensor/ops.h"
+#include "tests/small_vit.h"
 #include "vision/image.h"
 #include "vision/png_write.h"
 #include "vision/ppm.h"
@@ -22,16 +23,7 @@ static Tensor attention(const std::vector<float>& values, int64_t heads, int64_t
 }
 
 static ViTConfig small_config() {
-    ViTConfig c;
-    c.name = "small_test";
-    c.img_size = 32;
-    c.patch_size = 8;
-    c.num_classes = 10;
-    c.embed_dim = 32;
-    c.depth = 3;
-    c.num_heads = 4;
-    c.mlp_dim = 64;
-    return c;
+    return vitlab::testing::small_vit_config(32, 3, "small_test");
 }
 
 // ---- attention rollout -------------------------------------------------------------------------

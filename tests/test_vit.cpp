@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tests/fixture.h"
+#include "tests/small_vit.h"
 #include "vit/vision_transformer.h"
 
 using namespace vitlab;
@@ -12,16 +13,7 @@ using vitlab::testing::fixture;
 
 // The fixture's model: torchvision ViT, image 32, patch 8, dim 64, depth 2, 4 heads, mlp 128.
 static ViTConfig tiny_config() {
-    ViTConfig c;
-    c.name = "test_vit_32";
-    c.img_size = 32;
-    c.patch_size = 8;
-    c.num_classes = 10;
-    c.embed_dim = 64;
-    c.depth = 2;
-    c.num_heads = 4;
-    c.mlp_dim = 128;
-    return c;
+    return vitlab::testing::small_vit_config(64, 2, "test_vit_32");
 }
 
 TEST_CASE("ViTConfig: presets have the published parameter counts (computed, not allocated)") {

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/io/safetensors.h"  // FileError: the `vit` command catches one type for all files
+#include "tensor/errors.h"  // FileError: the `vit` command catches one type for all files
 #include "tensor/tensor.h"
 
 namespace vitlab {

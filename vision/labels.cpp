@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tensor/errors.h"
 #include "tensor/io/input_file.h"
-#include "tensor/io/safetensors.h"
 
 #ifndef VITLAB_SOURCE_DIR
 #define VITLAB_SOURCE_DIR "."

@@ -16,7 +16,7 @@ constexpr size_t kMaxLabelBytes = 4096;               // one line
 constexpr size_t kMaxLabelsBytes = size_t(64) << 20;  // the file
 
 // The lines of the file, without line endings ("\n" or "\r\n"); a final newline is optional.
-// Throws FileError (from tensor/io/safetensors.h) naming the file if it cannot be read, if a
+// Throws FileError (tensor/errors.h) naming the file if it cannot be read, if a
 // line is empty, too long or holds a zero byte, if the file is larger than kMaxLabelsBytes, or
 // if it does not hold exactly `expected` names (pass 0 to accept any count). A FIFO without a
 // writer reads as empty instead of blocking (tensor/io/input_file.h).

@@ -39,28 +39,8 @@
 #define STBI_MALLOC(size) std::calloc(1, size)
 #define STBI_REALLOC(p, size) std::realloc(p, size)
 #define STBI_FREE(p) std::free(p)
-// Third-party code: under -Wall -Wextra -Werror its warnings are not ours to fix. (From
-// /usr/include they are silenced anyway; this covers a header found through -I.)
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Weverything"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include VITLAB_STB_HEADER
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#elif defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#define VITLAB_STB_INCLUDE VITLAB_STB_HEADER  // with its warnings silenced
+#include "vision/stb_include.h"
 static_assert(STBI_MAX_DIMENSIONS == vitlab::kMaxImageSide, "keep stb's limit equal to ours");
 #endif
 

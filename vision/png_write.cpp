@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "tensor/errors.h"
 #include "tensor/io/output_file.h"
-#include "tensor/io/safetensors.h"  // FileError
 
 // -DVITLAB_NO_STB builds without it even when present, as for the reader in png_jpeg.cpp.
 #if defined(__has_include) && !defined(VITLAB_NO_STB)
@@ -22,26 +22,8 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #define STBI_WRITE_NO_STDIO
-// Third-party code: its warnings are not ours to fix under -Werror.
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Weverything"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include VITLAB_STB_WRITE_HEADER
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#elif defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#define VITLAB_STB_INCLUDE VITLAB_STB_WRITE_HEADER  // with its warnings silenced
+#include "vision/stb_include.h"
 #endif
 
 namespace vitlab {

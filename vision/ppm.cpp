@@ -9,8 +9,8 @@
 
 #include <cstdio>
 
+#include "tensor/errors.h"
 #include "tensor/io/output_file.h"
-#include "tensor/io/safetensors.h"  // FileError
 
 namespace vitlab {
 

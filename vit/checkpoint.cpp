@@ -10,18 +10,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 
-#include "tensor/io/json.h"
 #include "tensor/ops.h"
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <sys/mman.h>
-#include <unistd.h>
-#endif
 
 namespace vitlab {
 
@@ -119,58 +112,11 @@ std::string preset_part(const std::string& model) {
     return model.substr(0, model.find('.'));
 }
 
-// ---- dtypes, for `vit info` ----------------------------------------------------------------
-
-// name -> "F32" / "F16" / "BF16" from a file's header. Only called after load_safetensors
-// accepted the file; any surprise (the file changed since) just leaves the map empty.
-std::map<std::string, std::string> stored_dtypes(const std::string& path) {
-    std::map<std::string, std::string> out;
-    try {
-        std::ifstream in(path, std::ios::binary);
-        unsigned char length[8] = {};
-        if (!in.read(reinterpret_cast<char*>(length), 8)) return out;
-        uint64_t n = 0;
-        for (int b = 7; b >= 0; --b) n = (n << 8) | length[b];
-        if (n > 100'000'000) return out;
-        std::string text(static_cast<size_t>(n), '\0');
-        if (!in.read(text.data(), static_cast<std::streamsize>(n))) return out;
-        // Member by member, with load_safetensors' limits: the parsed header is never held.
-        json::Limits limits;
-        limits.max_depth = 3;
-        limits.max_array_length = 8;
-        limits.max_object_members = 4096;
-        json::parse_object_members(text, limits, [&](std::string name, json::Value entry) {
-            const json::Value* dtype = entry.find("dtype");
-            if (dtype && dtype->is(json::Type::String)) out[name] = dtype->as_string();
-        });
-    } catch (const std::exception&) {
-        out.clear();
-    }
-    return out;
-}
-
-// Hands the memory of a tensor nobody will read again back to the operating system. Resident
-// memory counts every page of the mapped file we have touched: after q, k and v are stacked into
-// a new qkv, their file pages would stay resident beside the copy (+25% for ViT-B). Only whole
-// pages inside the tensor are released, so neighbours are never affected; a clean page of a
-// private file mapping is simply read again from the file if it is ever touched.
-void release_pages(const Tensor& t) {
-#if defined(__unix__) || defined(__APPLE__)
-    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    auto begin = reinterpret_cast<uintptr_t>(t.data());
-    auto end = begin + static_cast<uintptr_t>(t.numel()) * sizeof(float);
-    begin = (begin + page - 1) / page * page;
-    end = end / page * page;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-#else
-    (void)t;
-#endif
-}
-
-// The five steps. `owned`: the tensors were just loaded from a file and nothing else refers to
-// them, so the q, k, v that qkv replaces may give their memory back.
+// The five steps. `header`: the tensors were just loaded from that file and nothing else refers
+// to them, so the q, k, v that qkv replaces may give their memory back (release_pages), and
+// the header says how each was stored; nullptr for tensors given in memory (stored as F32).
 Checkpoint build_checkpoint(TensorMap tensors, const std::string& path,
-                            const CheckpointOptions& options, bool owned);
+                            const CheckpointOptions& options, const SafetensorsHeader* header);
 
 }  // namespace
 
@@ -378,17 +324,19 @@ std::vector<ExpectedTensor> expected_tensors(const ViTConfig& c, const DetectedN
 
 Checkpoint checkpoint_from_tensors(TensorMap tensors, const std::string& path,
                                    const CheckpointOptions& options) {
-    return build_checkpoint(std::move(tensors), path, options, /*owned=*/false);
+    return build_checkpoint(std::move(tensors), path, options, /*header=*/nullptr);
 }
 
 Checkpoint load_checkpoint(const std::string& path, const CheckpointOptions& options) {
-    return build_checkpoint(load_safetensors(path), path, options, /*owned=*/true);
+    SafetensorsHeader header;
+    TensorMap tensors = load_safetensors(path, &header);
+    return build_checkpoint(std::move(tensors), path, options, &header);
 }
 
 namespace {
 
 Checkpoint build_checkpoint(TensorMap tensors, const std::string& path,
-                            const CheckpointOptions& options, bool owned) {
+                            const CheckpointOptions& options, const SafetensorsHeader* header) {
     Checkpoint ck;
     ck.path = path;
     const DetectedNaming naming = detect_naming(tensors, path);
@@ -432,7 +380,9 @@ Checkpoint build_checkpoint(TensorMap tensors, const std::string& path,
                          to_string(ck.config), ck.heads_source));
 
     // 4. Rename; q, k, v (each (C, C) or (C)) stack into qkv (3C, C) or (3C).
-    const std::map<std::string, std::string> dtypes = stored_dtypes(path);
+    std::map<std::string, std::string> dtypes;  // name -> "F32" / "F16" / "BF16"
+    if (header)
+        for (const SafetensorsEntry& e : header->tensors) dtypes[e.name] = e.dtype;
     std::map<std::string, std::vector<Tensor>> parts;
     for (const ExpectedTensor& e : expected) {
         Tensor t = tensors.at(e.name);
@@ -444,7 +394,7 @@ Checkpoint build_checkpoint(TensorMap tensors, const std::string& path,
             parts[e.timm_name].push_back(t);
             if (parts[e.timm_name].size() == 3) {
                 ck.tensors[e.timm_name] = cat(parts[e.timm_name], 0);
-                if (owned)
+                if (header)
                     for (const Tensor& part : parts[e.timm_name]) release_pages(part);
                 parts.erase(e.timm_name);
             }

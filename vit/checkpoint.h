@@ -55,7 +55,7 @@ struct CheckpointOptions {
     int64_t num_heads = 0;
 };
 
-// One tensor as the file stores it, for `vit info`.
+// One tensor as the file stores it, for `vit info` (dtype "F32" for checkpoint_from_tensors).
 struct StoredTensor {
     std::string name;   // as in the file
     std::string dtype;  // "F32", "F16" or "BF16"

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <functional>
 
-#include "tensor/io/safetensors.h"  // FileError
+#include "tensor/errors.h"
 
 namespace vitlab {
 

@@ -639,13 +639,27 @@ void write_f32(OutputFile& out, const Tensor& t) {
 
 // ---- public API -----------------------------------------------------------------------------
 
-TensorMap load_safetensors(const std::string& path) {
+TensorMap load_safetensors(const std::string& path, SafetensorsHeader* header) {
     const Context ctx{"load_safetensors", path};
     const FileBytes file = map_file(ctx);
     const Header h = parse_header(file.data, file.size, ctx);
     TensorMap tensors;
     for (const Entry& e : h.entries) tensors.emplace(e.name, make_tensor(e, file, h, ctx));
+    if (header) {
+        header->tensors.clear();
+        for (const Entry& e : h.entries) header->tensors.push_back({e.name, e.dtype.name, e.shape});
+        header->metadata = h.metadata;
+    }
     return tensors;
+}
+
+void release_pages(const Tensor& t) {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<uintptr_t>(t.data());
+    auto end = begin + static_cast<uintptr_t>(t.numel()) * sizeof(float);
+    begin = (begin + page - 1) / page * page;
+    end = end / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 void install_truncation_handler(const char* program) {

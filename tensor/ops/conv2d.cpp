@@ -8,13 +8,13 @@
 #include <fmt/format.h>
 
 #include "tensor/autograd.h"
+#include "tensor/ops/conv2d_internal.h"
 
 namespace vitlab {
 
 namespace detail {
 
-// Checks the arguments of conv2d and returns the output shape (N, C_out, H_out, W_out).
-// Used by conv2d_naive.cpp and conv2d_blocked.cpp (declared there).
+// Declared in conv2d_internal.h for conv2d_naive.cpp and conv2d_blocked.cpp.
 Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tensor& bias,
                           int64_t stride, int64_t padding) {
     const Shape& in = input.shape();

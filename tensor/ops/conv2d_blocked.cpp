@@ -23,15 +23,11 @@
 #include <cstring>
 
 #include "tensor/ops/conv2d.h"
+#include "tensor/ops/conv2d_internal.h"
 #include "tensor/ops/matmul.h"
 #include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
-
-namespace detail {
-Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                          int64_t stride, int64_t padding);  // in conv2d.cpp
-}
 
 namespace {
 

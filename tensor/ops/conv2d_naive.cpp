@@ -7,13 +7,9 @@
 // Padding is not materialised: a tap that falls outside the image reads 0 and is skipped.
 // This is the reference the fast version (conv2d_blocked.cpp) is tested against.
 #include "tensor/ops/conv2d.h"
+#include "tensor/ops/conv2d_internal.h"
 
 namespace vitlab {
-
-namespace detail {
-Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                          int64_t stride, int64_t padding);  // in conv2d.cpp
-}
 
 Tensor conv2d_naive(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride,
                     int64_t padding) {

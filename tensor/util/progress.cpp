@@ -1,5 +1,5 @@
 // progress.cpp: the progress bar of progress.h.
-#include "vit/progress.h"
+#include "tensor/util/progress.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -5,6 +5,8 @@
 // draws "forward  [########........]  8/12  2.1 s" in place (a carriage return, no newline)
 // and ends the line when done. When stderr is a file or a pipe (CI logs, tests, `2> log`)
 // nothing is printed at all, so output stays clean and deterministic.
+// It lives beside the tensor library, not in vit/ or cli/, so that the `vit` command and any
+// loop of the library (a forward pass block by block, training epochs) can show one.
 #pragma once
 
 #include <chrono>
