@@ -4,14 +4,10 @@
 
 #include <vector>
 
+#include "tensor/ops/conv2d_internal.h"
 #include "tensor/ops/matmul.h"
 
 namespace vitlab {
-
-namespace detail {
-Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                          int64_t stride, int64_t padding);  // in conv2d.cpp
-}
 
 namespace {
 

@@ -15,13 +15,14 @@
 #include <vector>
 
 #include "tensor/autograd.h"
+#include "tensor/ops/matmul_internal.h"
 
 namespace vitlab {
 
 namespace detail {
 
-// The checks both 2-d kernels start with (declared again in matmul_naive.cpp and
-// matmul_blocked.cpp): a (m, k), b (k, n), c a separate contiguous (m, n) tensor.
+// The checks every 2-d kernel starts with (declared in matmul_internal.h): a (m, k), b (k, n),
+// c a separate contiguous (m, n) tensor.
 void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c) {
     if (a.dim() != 2 || b.dim() != 2)
         throw ShapeError(fmt::format("{}: expected 2-d a and b, got {} and {}", op,

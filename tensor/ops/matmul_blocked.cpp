@@ -51,16 +51,10 @@
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/ops/matmul.h"
+#include "tensor/ops/matmul_internal.h"
 #include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
-
-namespace detail {
-// Checks a (m, k), b (k, n) and c (m, n), contiguous and separate (in matmul.cpp).
-void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c);
-// c (m, n) = bias on every row, or 0 if bias is null: a product with k = 0 (in matmul.cpp).
-void fill_rows(Tensor& c, const float* bias);
-}  // namespace detail
 
 namespace {
 

@@ -22,12 +22,9 @@
 #include <cstring>
 #include <vector>
 
-namespace vitlab {
+#include "tensor/ops/matmul_internal.h"
 
-namespace detail {
-// Checks a (m, k), b (k, n) and c (m, n), contiguous and separate (in matmul.cpp).
-void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c);
-}  // namespace detail
+namespace vitlab {
 
 namespace {
 

@@ -7,13 +7,9 @@
 // It is slow for two reasons matmul_blocked.cpp fixes: b is walked down a column (a new cache
 // line for every p), and each a[i][p] and b[p][j] is loaded again for every product it is in.
 #include "tensor/ops/matmul.h"
+#include "tensor/ops/matmul_internal.h"
 
 namespace vitlab {
-
-namespace detail {
-// Checks a (m, k), b (k, n) and c (m, n), contiguous and separate (in matmul.cpp).
-void check_gemm_args(const char* op, const Tensor& a, const Tensor& b, const Tensor& c);
-}  // namespace detail
 
 void gemm_naive(const Tensor& a, const Tensor& b, Tensor& c) {
     detail::check_gemm_args("gemm_naive", a, b, c);
