@@ -1,0 +1,211 @@
+// test_optim.cpp: SGD, AdamW, the warm-up + cosine schedule and clip_grad_norm_ (optim/)
+// against torch.optim on a few steps (tests/fixtures/optim.safetensors, written by
+// tools/fixtures/optim.py: fixed gradients, so only the optimiser is tested), and timm's
+// no-weight-decay split on a real ViT's parameter names.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "optim/optim.h"
+#include "tensor/autograd.h"
+#include "tests/fixture.h"
+#include "vit/vision_transformer.h"
+
+using namespace vitlab;
+using namespace vitlab::optim;
+using vitlab::testing::check_close;
+using vitlab::testing::fixture;
+
+namespace {
+
+const std::vector<std::string> kNames = {"w", "b", "pos_embed"};
+constexpr int kSteps = 5;
+
+// The three parameters at their initial values, requiring grad.
+std::map<std::string, Tensor> make_params(const vitlab::testing::Fixture& f) {
+    std::map<std::string, Tensor> p;
+    for (const auto& n : kNames) p[n] = f["init." + n].clone().requires_grad_();
+    return p;
+}
+
+// Gives every parameter the fixture's gradient of step t, the way backward() would.
+void set_grads(std::map<std::string, Tensor>& params, const vitlab::testing::Fixture& f, int t) {
+    for (auto& [n, p] : params) {
+        p.zero_grad();
+        p.backward(f["grad." + std::to_string(t) + "." + n]);
+    }
+}
+
+std::vector<Tensor> in_order(std::map<std::string, Tensor>& p) {
+    return {p["w"], p["b"], p["pos_embed"]};
+}
+
+// Runs kSteps steps, checking the parameters after each one against "<name>.<t>.<param>".
+template <class Step>
+void check_steps(const std::string& name, std::map<std::string, Tensor>& params,
+                 const vitlab::testing::Fixture& f, Step step) {
+    for (int t = 0; t < kSteps; ++t) {
+        CAPTURE(t);
+        set_grads(params, f, t);
+        step();
+        for (const auto& n : kNames) {
+            CAPTURE(n);
+            check_close(params[n], f[name + "." + std::to_string(t) + "." + n], 1e-6f, 1e-6f);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("SGD matches torch.optim.SGD: plain, momentum with dampening, nesterov") {
+    auto f = fixture("optim");
+    struct Case {
+        const char* name;
+        SGDOptions options;
+    };
+    const std::vector<Case> cases = {
+        {"sgd_plain", {0.1, 0.0, 0.0, 0.0, false}},
+        {"sgd_momentum", {0.05, 0.9, 0.1, 0.01, false}},
+        {"sgd_nesterov", {0.05, 0.9, 0.0, 0.001, true}},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        auto params = make_params(f);
+        SGD opt(in_order(params), c.options);
+        check_steps(c.name, params, f, [&] { opt.step(); });
+    }
+}
+
+TEST_CASE("AdamW matches torch.optim.AdamW, alone and with timm's groups and the schedule") {
+    auto f = fixture("optim");
+    {
+        auto params = make_params(f);
+        AdamWOptions o;
+        o.lr = 0.01;
+        o.beta2 = 0.95;
+        o.weight_decay = 0.05;
+        AdamW opt(in_order(params), o);
+        check_steps("adamw", params, f, [&] { opt.step(); });
+        CHECK(opt.state(0, 0).step == kSteps);
+    }
+    {
+        auto params = make_params(f);
+        // timm's split of these names: "w" (2-d) decays; "b" (1-d) and pos_embed do not.
+        auto groups = param_groups_weight_decay(
+            {{"w", params["w"]}, {"b", params["b"]}, {"pos_embed", params["pos_embed"]}}, 0.1);
+        REQUIRE(groups.size() == 2);
+        CHECK(groups[0].params.size() == 2);
+        CHECK(groups[1].params.size() == 1);
+        AdamWOptions o;
+        o.lr = 0.02;
+        AdamW opt(groups, o);
+        WarmupCosineLR sched(opt, 2, kSteps, 0.1, 0.0);
+        check_steps("adamw_groups", params, f, [&] {
+            opt.step();
+            sched.step();
+        });
+    }
+}
+
+TEST_CASE("WarmupCosineLR matches SequentialLR(LinearLR, CosineAnnealingLR)") {
+    auto f = fixture("optim");
+    const std::vector<float> want = f["schedule.lr"].to_vector();
+    REQUIRE(want.size() == 11u);
+    Tensor p = zeros({1}).requires_grad_();
+    SGDOptions o;
+    o.lr = 0.5;
+    SGD opt({p}, o);
+    WarmupCosineLR sched(opt, 3, 10, 0.01, 0.025 / 0.5);
+    for (int s = 0; s <= 10; ++s) {
+        CAPTURE(s);
+        CHECK(opt.param_groups()[0].lr ==
+              doctest::Approx(want[static_cast<size_t>(s)]).epsilon(1e-6));
+        sched.step();
+    }
+    // Past the end it stays at the minimum.
+    CHECK(sched.factor(25) == doctest::Approx(0.05));
+    CHECK_THROWS_WITH_AS(WarmupCosineLR(opt, 10, 10),
+                         doctest::Contains("warmup_steps < total_steps"), std::invalid_argument);
+}
+
+TEST_CASE("clip_grad_norm_ matches torch.nn.utils.clip_grad_norm_") {
+    auto f = fixture("optim");
+    for (const std::string c : {"clip_big", "clip_small"}) {
+        CAPTURE(c);
+        std::vector<Tensor> ps;
+        for (int i = 0; i < 3; ++i) {
+            const Tensor& g = f[c + ".in." + std::to_string(i)];
+            Tensor p = zeros(g.shape()).requires_grad_();
+            p.backward(g);
+            ps.push_back(p);
+        }
+        const double norm = clip_grad_norm_(ps, f[c + ".max_norm"].item());
+        CHECK(norm == doctest::Approx(f[c + ".norm"].item()).epsilon(1e-6));
+        for (int i = 0; i < 3; ++i)
+            check_close(ps[static_cast<size_t>(i)].grad(), f[c + ".out." + std::to_string(i)],
+                        1e-6f, 1e-6f);
+    }
+    // A NaN gradient: an error when asked for, naming the norm.
+    Tensor p = zeros({2}).requires_grad_();
+    p.backward(from_vector({NAN, 1.0f}, {2}));
+    CHECK_THROWS_WITH_AS(clip_grad_norm_({p}, 1.0, true), doctest::Contains("not finite"),
+                         std::runtime_error);
+}
+
+TEST_CASE("param_groups_weight_decay: timm's split of a ViT's parameters") {
+    ViTConfig c;
+    c.img_size = 8;
+    c.patch_size = 4;
+    c.embed_dim = 8;
+    c.depth = 1;
+    c.num_heads = 2;
+    c.mlp_dim = 16;
+    c.num_classes = 3;
+    VisionTransformer model(c);
+    auto named = model.named_parameters();
+    auto groups = param_groups_weight_decay(named, 0.05);
+    REQUIRE(groups.size() == 2);
+    CHECK(groups[0].weight_decay == 0.0);
+    CHECK(groups[1].weight_decay == 0.05);
+    auto names_of = [&](const ParamGroup& g) {
+        std::vector<std::string> out;
+        for (const Tensor& t : g.params)
+            for (const auto& [n, p] : named)
+                if (p.data() == t.data()) out.push_back(n);
+        return out;
+    };
+    const std::vector<std::string> decay = names_of(groups[1]);
+    CHECK(decay == std::vector<std::string>{"patch_embed.proj.weight", "blocks.0.attn.qkv.weight",
+                                            "blocks.0.attn.proj.weight", "blocks.0.mlp.fc1.weight",
+                                            "blocks.0.mlp.fc2.weight", "head.weight"});
+    CHECK(groups[0].params.size() + groups[1].params.size() == named.size());
+    for (const std::string& n : names_of(groups[0]))
+        CHECK((n == "cls_token" || n == "pos_embed" || n.find("norm") != std::string::npos ||
+               (n.size() > 5 && n.substr(n.size() - 5) == ".bias")));
+}
+
+TEST_CASE("optimisers: parameters without a grad are skipped; bad options throw") {
+    Tensor a = ones({3}).requires_grad_(), b = ones({2}).requires_grad_();
+    a.backward(full({3}, 2.0f));
+    SGDOptions o;
+    o.lr = 0.5;
+    SGD opt({a, b}, o);
+    opt.step();
+    CHECK(a.to_vector() == std::vector<float>{0.0f, 0.0f, 0.0f});
+    CHECK(b.to_vector() == std::vector<float>{1.0f, 1.0f});
+    opt.zero_grad();
+    CHECK(a.grad().numel() == 0);
+
+    o.nesterov = true;
+    CHECK_THROWS_WITH_AS(SGD({a}, o), doctest::Contains("nesterov"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(SGD({a, a}, SGDOptions{}), doctest::Contains("appears twice"),
+                         std::invalid_argument);
+    AdamWOptions ao;
+    ao.beta1 = 1.0;
+    CHECK_THROWS_WITH_AS(AdamW({a}, ao), doctest::Contains("betas"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(SGD({a.transpose(0, 0).expand({2, 3})}, SGDOptions{}),
+                         doctest::Contains("not contiguous"), std::invalid_argument);
+}
