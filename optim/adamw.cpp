@@ -21,6 +21,38 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
 AdamW::AdamW(const std::vector<Tensor>& params, AdamWOptions options)
     : AdamW(std::vector<ParamGroup>{ParamGroup{params}}, options) {}
 
+// "state.<g>.<i>.exp_avg", "...exp_avg_sq" and the metadata "state.<g>.<i>.step", absent
+// before the parameter's first step.
+void AdamW::save_param_state(size_t group, size_t i, OptimizerState& out) const {
+    const State& s = state_[group][i];
+    if (s.step == 0) return;
+    const std::string key = fmt::format("state.{}.{}.", group, i);
+    out.tensors[key + "exp_avg"] = s.exp_avg.clone();
+    out.tensors[key + "exp_avg_sq"] = s.exp_avg_sq.clone();
+    out.metadata[key + "step"] = std::to_string(s.step);
+}
+
+void AdamW::load_param_state(size_t group, size_t i, const OptimizerState& state, bool check_only) {
+    const std::string key = fmt::format("state.{}.{}.", group, i);
+    const Shape& shape = groups_[group].params[i].shape();
+    const Tensor* m = state_tensor(state, key + "exp_avg", shape, "AdamW");
+    const Tensor* v = state_tensor(state, key + "exp_avg_sq", shape, "AdamW");
+    const bool has_step = state.metadata.count(key + "step") > 0;
+    if (!m != !v || !m != !has_step)
+        throw std::invalid_argument(fmt::format(
+            "AdamW::load_state_dict: parameter {} of group {} has only part of its state "
+            "(exp_avg, exp_avg_sq, step)",
+            i, group));
+    const int64_t step = m ? state_step(state, key + "step", "AdamW") : 0;
+    if (m && step == 0)
+        throw std::invalid_argument(fmt::format("AdamW::load_state_dict: '{}step' is 0", key));
+    if (check_only) return;
+    State& s = state_[group][i];
+    s.step = step;
+    s.exp_avg = m ? m->clone() : Tensor();
+    s.exp_avg_sq = v ? v->clone() : Tensor();
+}
+
 void AdamW::step() {
     const double beta1 = options_.beta1, beta2 = options_.beta2;
     const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);

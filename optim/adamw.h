@@ -38,6 +38,10 @@ class AdamW : public Optimizer {
     const State& state(size_t group, size_t i) const { return state_[group][i]; }
 
   private:
+    const char* name() const override { return "AdamW"; }
+    void save_param_state(size_t group, size_t i, OptimizerState& out) const override;
+    void load_param_state(size_t group, size_t i, const OptimizerState& state,
+                          bool check_only) override;
     AdamWOptions options_;
     std::vector<std::vector<State>> state_;
 };

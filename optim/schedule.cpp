@@ -42,6 +42,12 @@ void WarmupCosineLR::step() {
     apply();
 }
 
+void WarmupCosineLR::set_step(int64_t s) {
+    if (s < 0) throw std::invalid_argument(fmt::format("WarmupCosineLR: step {} is negative", s));
+    step_ = s;
+    apply();
+}
+
 void WarmupCosineLR::apply() {
     const double f = factor(step_);
     for (ParamGroup& group : optimizer_.param_groups()) group.lr = group.initial_lr * f;

@@ -28,6 +28,8 @@ class WarmupCosineLR {
     // Advances one step and sets every group's lr.
     void step();
     int64_t last_step() const { return step_; }
+    // Jumps to step s (resuming) and sets every group's lr.
+    void set_step(int64_t s);
 
   private:
     Optimizer& optimizer_;

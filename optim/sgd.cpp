@@ -19,6 +19,20 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions options)
 SGD::SGD(const std::vector<Tensor>& params, SGDOptions options)
     : SGD(std::vector<ParamGroup>{ParamGroup{params}}, options) {}
 
+// "state.<g>.<i>.momentum_buffer", absent before the parameter's first step (as in PyTorch).
+void SGD::save_param_state(size_t group, size_t i, OptimizerState& out) const {
+    const Tensor& buf = buffers_[group][i];
+    if (buf.numel() == groups_[group].params[i].numel() &&
+        buf.dim() == groups_[group].params[i].dim())
+        out.tensors[fmt::format("state.{}.{}.momentum_buffer", group, i)] = buf.clone();
+}
+
+void SGD::load_param_state(size_t group, size_t i, const OptimizerState& state, bool check_only) {
+    const Tensor* buf = state_tensor(state, fmt::format("state.{}.{}.momentum_buffer", group, i),
+                                     groups_[group].params[i].shape(), "SGD");
+    if (!check_only) buffers_[group][i] = buf ? buf->clone() : Tensor();
+}
+
 void SGD::step() {
     const float momentum = static_cast<float>(options_.momentum);
     const float keep = static_cast<float>(1.0 - options_.dampening);

@@ -31,6 +31,10 @@ class SGD : public Optimizer {
     const Tensor& momentum_buffer(size_t group, size_t i) const { return buffers_[group][i]; }
 
   private:
+    const char* name() const override { return "SGD"; }
+    void save_param_state(size_t group, size_t i, OptimizerState& out) const override;
+    void load_param_state(size_t group, size_t i, const OptimizerState& state,
+                          bool check_only) override;
     SGDOptions options_;
     std::vector<std::vector<Tensor>> buffers_;
 };

@@ -13,6 +13,7 @@
 #include "optim/optim.h"
 #include "tensor/autograd.h"
 #include "tests/fixture.h"
+#include "tests/temp_files.h"
 #include "vit/vision_transformer.h"
 
 using namespace vitlab;
@@ -297,4 +298,76 @@ TEST_CASE("vit_fmnist: a few SGD or AdamW steps through loss.backward() lower th
         CHECK(std::abs(losses->front() - std::log(10.0f)) < 0.2f);
         CHECK(losses->back() < losses->front() - gain);
     }
+}
+
+TEST_CASE(
+    "optimiser state: saved after two steps and loaded into a fresh optimiser, the next "
+    "steps are bit for bit the same (through a safetensors file)") {
+    auto f = fixture("optim");
+    vitlab::testing::TempDir tmp("vitlab_test_optim_");
+    const std::string path = tmp.path("opt.safetensors");
+    auto run = [&](auto make_opt) {
+        auto a = make_params(f);
+        auto opt_a = make_opt(a);
+        for (int t = 0; t < 2; ++t) {
+            set_grads(a, f, t);
+            opt_a.step();
+        }
+        const OptimizerState saved = opt_a.state_dict();
+        save_safetensors(path, saved.tensors, saved.metadata);
+        OptimizerState loaded{load_safetensors(path), load_safetensors_metadata(path)};
+        // b: the parameters of a, copied, with a fresh optimiser given the saved state.
+        auto b = make_params(f);
+        {
+            autograd::NoGrad no_grad;
+            for (const auto& n : kNames) b[n].copy_(a[n]);
+        }
+        auto opt_b = make_opt(b);
+        opt_b.load_state_dict(loaded);
+        for (int t = 2; t < kSteps; ++t) {
+            set_grads(a, f, t);
+            set_grads(b, f, t);
+            opt_a.step();
+            opt_b.step();
+        }
+        for (const auto& n : kNames) CHECK(a[n].to_vector() == b[n].to_vector());
+        return saved;
+    };
+    const OptimizerState adamw = run([](std::map<std::string, Tensor>& p) {
+        AdamWOptions o;
+        o.lr = 0.01;
+        o.weight_decay = 0.05;
+        return AdamW(param_groups_weight_decay({{"w", p["w"]}, {"b", p["b"]}}, 0.1), o);
+    });
+    CHECK(adamw.metadata.at("state.1.0.step") == "2");
+    CHECK(adamw.tensors.count("state.0.0.exp_avg") == 1);
+    const OptimizerState sgd = run([](std::map<std::string, Tensor>& p) {
+        SGDOptions o;
+        o.lr = 0.05;
+        o.momentum = 0.9;
+        return SGD(in_order(p), o);
+    });
+    CHECK(sgd.tensors.count("state.0.2.momentum_buffer") == 1);
+
+    // A state that does not fit is refused, and names what differs.
+    auto p = make_params(f);
+    AdamW other(in_order(p), AdamWOptions{});
+    CHECK_THROWS_WITH_AS(other.load_state_dict(sgd), doctest::Contains("the state is SGD's"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(other.load_state_dict(adamw),
+                         doctest::Contains("the state has 2 parameter groups, this has 1"),
+                         std::invalid_argument);
+    SGD sgd_other({p["b"], p["w"], p["pos_embed"]}, SGDOptions{0.1, 0.9});
+    CHECK_THROWS_WITH_AS(sgd_other.load_state_dict(sgd), doctest::Contains("has shape (3, 4)"),
+                         std::invalid_argument);
+    OptimizerState broken = adamw;
+    broken.metadata["group.0.lr"] = "fast";
+    AdamW two(param_groups_weight_decay({{"w", p["w"]}, {"b", p["b"]}}, 0.1), AdamWOptions{});
+    CHECK_THROWS_WITH_AS(two.load_state_dict(broken), doctest::Contains("not a number"),
+                         std::invalid_argument);
+    broken = adamw;
+    broken.tensors.erase("state.1.0.exp_avg_sq");
+    CHECK_THROWS_WITH_AS(two.load_state_dict(broken), doctest::Contains("only part of its state"),
+                         std::invalid_argument);
+    CHECK(two.state(0, 0).step == 0);  // nothing was loaded
 }
