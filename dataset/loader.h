@@ -54,6 +54,7 @@ class DataLoader {
   public:
     // The loader keeps a reference: data must outlive it.
     DataLoader(const ImageDataset& data, LoaderOptions options);
+    DataLoader(ImageDataset&& data, LoaderOptions options) = delete;  // would dangle
 
     int64_t num_batches() const;
     // Starts an epoch: a new order when shuffling.
