@@ -95,9 +95,9 @@ endif
 
 CXXFLAGS_ALL := -std=c++17 $(OPT) $(ARCH) -Wall -Wextra -Werror -pthread -I. $(EXTRA_INC) \
 	-DVITLAB_SOURCE_DIR=\"$(CURDIR)\" -MMD -MP $(CXXFLAGS)
-LDLIBS_ALL := $(LDOPT) -pthread $(EXTRA_LIB) -lfmt $(LDLIBS)
+LDLIBS_ALL := $(LDOPT) -pthread $(EXTRA_LIB) -lfmt -lz $(LDLIBS)
 
-LIB_SRCS := $(shell find tensor nn vit vision -name '*.cpp' 2>/dev/null | sort)
+LIB_SRCS := $(shell find tensor nn vit vision dataset optim -name '*.cpp' 2>/dev/null | sort)
 TEST_SRCS := $(sort $(wildcard tests/*.cpp))
 TUTORIAL_SRCS := $(sort $(wildcard tutorials/[0-9]*.cpp))
 BENCH_SRCS := $(sort $(wildcard bench/*.cpp))

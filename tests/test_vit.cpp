@@ -45,7 +45,7 @@ TEST_CASE("ViTConfig: the notebook's model, vit_base_patch16_384") {
 }
 
 TEST_CASE("ViTConfig: an unknown preset lists the known names; bad numbers are rejected") {
-    CHECK(ViTConfig::preset_names().size() == 6);
+    CHECK(ViTConfig::preset_names().size() == 7);
     CHECK_THROWS_WITH_AS(ViTConfig::preset("vit_huge"),
                          doctest::Contains("unknown model 'vit_huge'; known: vit_tiny_patch16_224, "
                                            "vit_small_patch16_224, vit_base_patch16_224, "

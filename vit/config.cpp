@@ -38,11 +38,24 @@ ViTConfig vit_base_patch32_384() {
 ViTConfig vit_large_patch16_384() {
     return make("vit_large_patch16_384", 384, 16, 1024, 24, 16);
 }
+// Small enough to train from scratch on a CPU in minutes: 28x28 grey images in 4x4 patches
+// (7 x 7 = 49 tokens + the class token), the MLP only 2 * dim.
+ViTConfig vit_fmnist() {
+    ViTConfig c = make("vit_fmnist", 28, 4, 64, 6, 4);
+    c.in_chans = 1;
+    c.mlp_dim = 128;
+    c.num_classes = 10;
+    return c;
+}
 
 static const std::vector<ViTConfig (*)()>& presets() {
-    static const std::vector<ViTConfig (*)()> all = {vit_tiny_patch16_224, vit_small_patch16_224,
-                                                     vit_base_patch16_224, vit_base_patch16_384,
-                                                     vit_base_patch32_384, vit_large_patch16_384};
+    static const std::vector<ViTConfig (*)()> all = {vit_tiny_patch16_224,
+                                                     vit_small_patch16_224,
+                                                     vit_base_patch16_224,
+                                                     vit_base_patch16_384,
+                                                     vit_base_patch32_384,
+                                                     vit_large_patch16_384,
+                                                     vit_fmnist};
     return all;
 }
 

@@ -55,6 +55,10 @@ ViTConfig vit_base_patch16_224();   // 768 dim, 12 blocks, 12 heads, 86,567,656
 ViTConfig vit_base_patch16_384();   // the notebook's model,         86,859,496
 ViTConfig vit_base_patch32_384();   // 32x32 patches: 144 of them,   88,297,192
 ViTConfig vit_large_patch16_384();  // 1024 dim, 24 blocks, 16 heads, 304,715,752
+// Fashion-MNIST (dataset/fashion_mnist.h): 28x28x1 images, patch 4, 64 dim, 6 blocks, 4 heads,
+// MLP 128, 10 classes: 205,962 parameters, as torchvision's
+// VisionTransformer(28, 4, 6, 4, 64, 128, num_classes=10) with a 1-channel conv_proj.
+ViTConfig vit_fmnist();
 
 // One line for printing: "vit_base_patch16_384: img 384, patch 16, dim 768, depth 12, heads 12,
 // mlp 3072, classes 1000".
