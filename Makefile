@@ -12,8 +12,8 @@
 #   make fuzz         libFuzzer targets (clang); fuzz/run.sh [SECONDS] fuzzes each one
 #   make format       clang-format every source file
 #
-# Dependencies: doctest and fmt, and stb for JPEG/PNG (installed with apt-get when missing on
-# Debian/Ubuntu; on macOS: brew install doctest fmt stb).
+# Dependencies: doctest, fmt and zlib, and stb for JPEG/PNG (installed with apt-get when missing on
+# Debian/Ubuntu; on macOS: brew install doctest fmt zlib stb).
 
 CXX ?= g++
 MODE ?= release
@@ -241,4 +241,4 @@ $(FUZZ_DIR)/libvitlab.a: $(FUZZ_LIB_OBJS)
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_DIR)/libvitlab.a
 	$(call quiet,LD,$@)
-	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $^ -o $@ $(EXTRA_LIB) -lfmt
+	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $^ -o $@ $(EXTRA_LIB) -lfmt -lz

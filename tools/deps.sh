@@ -3,7 +3,8 @@
 # missing. `make deps` runs it (every build target depends on deps), with the Makefile's CXX
 # and EXTRA_INC in the environment.
 #
-#   required  doctest/doctest.h (doctest-dev, the tests), fmt/format.h (libfmt-dev, the library)
+#   required  doctest/doctest.h (doctest-dev, the tests), fmt/format.h (libfmt-dev, the library),
+#             zlib.h (zlib1g-dev: dataset/ reads the gzip'd Fashion-MNIST files)
 #   optional  stb/stb_image.h   (libstb-dev: PNG/JPEG reading; without it PPM still works)
 #
 # A header counts as present when it preprocesses with the compiler the build will use, so a
@@ -31,6 +32,7 @@ have_stb() { have stb/stb_image.h || have stb_image.h; }
 missing_required() {
     have doctest/doctest.h || printf ' doctest-dev'
     have fmt/format.h || printf ' libfmt-dev'
+    have zlib.h || printf ' zlib1g-dev'
 }
 
 required=$(missing_required)
@@ -73,7 +75,8 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 
 if command -v brew >/dev/null 2>&1; then
-    pkgs=$(printf '%s' "$required" | sed -e 's/doctest-dev/doctest/' -e 's/libfmt-dev/fmt/')
+    pkgs=$(printf '%s' "$required" | sed -e 's/doctest-dev/doctest/' -e 's/libfmt-dev/fmt/' \
+        -e 's/zlib1g-dev/zlib/')
     [ -n "$optional" ] && pkgs="$pkgs stb"
     echo "vitlab: missing headers; install them with: brew install$pkgs" >&2
 else
