@@ -35,29 +35,42 @@ namespace vitlab::cli {
 
 // ---- options -----------------------------------------------------------------------------------
 
-namespace {
+const std::vector<Option>& model_options() {
+    static const std::vector<Option> options = {
+        {"--weights", "W",
+         "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
+        {"--model", "NAME", "a preset (vit_base_patch16_384[.tag]): fixes architecture and heads"},
+        {"--heads", "N", "attention heads (default: from the model name, else by width)"},
+    };
+    return options;
+}
 
-const std::vector<Option> kModelOptions = {
-    {"--weights", "W", "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
-    {"--model", "NAME", "a preset (vit_base_patch16_384[.tag]): fixes architecture and heads"},
-    {"--heads", "N", "attention heads (default: from the model name, else by width)"},
-};
-const std::vector<Option> kRunOptions = {
-    {"--threads", "N", "threads for the blocked kernels (default: VITLAB_THREADS or all cores)"},
-    {"--kernels", "K", "naive | blocked (default blocked)"},
-};
-const std::vector<Option> kPreprocessOptions = {
-    {"--mean", "A,B,C", "normalisation mean (default: 0.5 for augreg/Hugging Face, else ImageNet)"},
-    {"--std", "A,B,C", "normalisation std (default: as --mean)"},
-};
-const Option kHelp = {"--help", "", "this text"};
+const std::vector<Option>& run_options() {
+    static const std::vector<Option> options = {
+        {"--threads", "N",
+         "threads for the blocked kernels (default: VITLAB_THREADS or all cores)"},
+        {"--kernels", "K", "naive | blocked (default blocked)"},
+    };
+    return options;
+}
 
-std::vector<Option> join(std::initializer_list<std::vector<Option>> lists) {
+const std::vector<Option>& preprocess_options() {
+    static const std::vector<Option> options = {
+        {"--mean", "A,B,C",
+         "normalisation mean (default: 0.5 for augreg/Hugging Face, else ImageNet)"},
+        {"--std", "A,B,C", "normalisation std (default: as --mean)"},
+    };
+    return options;
+}
+
+std::vector<Option> join_options(std::initializer_list<std::vector<Option>> lists) {
     std::vector<Option> out;
     for (const auto& list : lists) out.insert(out.end(), list.begin(), list.end());
-    out.push_back(kHelp);
+    out.push_back({"--help", "", "this text"});
     return out;
 }
+
+namespace {
 
 // ---- shared steps ------------------------------------------------------------------------------
 
@@ -171,9 +184,9 @@ void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::
 namespace {
 
 const std::vector<Option> kInfoOptions =
-    join({kModelOptions,
-          {{"--scan", "", "read every weight: exit 2 naming the first NaN or inf"}},
-          kPreprocessOptions});
+    join_options({model_options(),
+                  {{"--scan", "", "read every weight: exit 2 naming the first NaN or inf"}},
+                  preprocess_options()});
 
 const char* kInfoHelp =
     "usage: vit info --weights W [options]\n"
@@ -261,13 +274,13 @@ int info(const Args& args, std::ostream& out, const Report& /*report*/) {
 
 namespace {
 
-const std::vector<Option> kClassifyOptions =
-    join({kModelOptions,
-          {{"--topk", "K", "how many classes to show per image (default 5)"},
-           {"--json", "", "one JSON object per image, one per line (see above)"},
-           {"--labels", "FILE", "class names, one per line (default: ImageNet-1k's for 1000)"}},
-          kPreprocessOptions,
-          kRunOptions});
+const std::vector<Option> kClassifyOptions = join_options(
+    {model_options(),
+     {{"--topk", "K", "how many classes to show per image (default 5)"},
+      {"--json", "", "one JSON object per image, one per line (see above)"},
+      {"--labels", "FILE", "class names, one per line (default: ImageNet-1k's for 1000)"}},
+     preprocess_options(),
+     run_options()});
 
 const char* kClassifyHelp =
     "usage: vit classify --weights W IMAGE... [--topk 5] [--json] [options]\n"
@@ -368,12 +381,12 @@ int classify(const Args& args, std::ostream& out, const Report& report) {
 
 namespace {
 
-const std::vector<Option> kRunCommandOptions =
-    join({kModelOptions,
-          {{"--input", "X", "safetensors file holding the images tensor (B, 3, H, W)"},
-           {"--input-key", "NAME", "which tensor of X (default: 'input', or its only tensor)"},
-           {"--output", "Y", "safetensors file to write, with one tensor 'logits' (B, classes)"}},
-          kRunOptions});
+const std::vector<Option> kRunCommandOptions = join_options(
+    {model_options(),
+     {{"--input", "X", "safetensors file holding the images tensor (B, 3, H, W)"},
+      {"--input-key", "NAME", "which tensor of X (default: 'input', or its only tensor)"},
+      {"--output", "Y", "safetensors file to write, with one tensor 'logits' (B, classes)"}},
+     run_options()});
 
 const char* kRunHelp =
     "usage: vit run --weights W --input X.safetensors --output Y.safetensors [options]\n"

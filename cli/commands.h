@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -48,6 +49,14 @@ extern const char* const kExplainHelp;
 int explain(const Args& args, std::ostream& out, const Report& report);
 
 // ---- steps shared by the commands (commands.cpp) -----------------------------------------------
+
+// Options several commands take (functions, so that another file's table can use them while
+// its statics are initialised).
+const std::vector<Option>& model_options();       // --weights, --model, --heads
+const std::vector<Option>& preprocess_options();  // --mean, --std
+const std::vector<Option>& run_options();         // --threads, --kernels
+// The lists one after the other, then --help.
+std::vector<Option> join_options(std::initializer_list<std::vector<Option>> lists);
 
 // --weights/--model/--heads -> the checkpoint.
 Checkpoint load_for_command(const Args& args);

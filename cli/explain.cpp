@@ -28,22 +28,14 @@
 
 namespace vitlab::cli {
 
-const std::vector<Option> kExplainOptions = {
-    {"--weights", "W", "checkpoint (.safetensors): timm or Hugging Face naming; F32, F16, BF16"},
-    {"--model", "NAME", "a preset (vit_base_patch16_384[.tag]): fixes architecture and heads"},
-    {"--heads", "N", "attention heads (default: from the model name, else by width)"},
-    {"--out", "DIR", "folder for the pictures (created if missing)"},
-    {"--layers", "L,L", "blocks to draw, from 0, or 'all' (default: first and last)"},
-    {"--attn-heads", "H,H", "heads to draw per block, or 'all' (default: all)"},
-    {"--alpha", "A", "heat-map opacity over the image, 0..1 (default 0.5)"},
-    {"--mean", "A,B,C",
-     "normalisation mean (default: 0.5 for augreg/Hugging Face, else "
-     "ImageNet)"},
-    {"--std", "A,B,C", "normalisation std (default: as --mean)"},
-    {"--threads", "N", "threads for the blocked kernels (default: VITLAB_THREADS or all cores)"},
-    {"--kernels", "K", "naive | blocked (default blocked)"},
-    {"--help", "", "this text"},
-};
+const std::vector<Option> kExplainOptions = join_options(
+    {model_options(),
+     {{"--out", "DIR", "folder for the pictures (created if missing)"},
+      {"--layers", "L,L", "blocks to draw, from 0, or 'all' (default: first and last)"},
+      {"--attn-heads", "H,H", "heads to draw per block, or 'all' (default: all)"},
+      {"--alpha", "A", "heat-map opacity over the image, 0..1 (default 0.5)"}},
+     preprocess_options(),
+     run_options()});
 
 const char* const kExplainHelp =
     "usage: vit explain --weights W IMAGE --out DIR [--layers 0,11] "
