@@ -11,8 +11,10 @@
 // 2. Batch 8 throughput, 2 threads, in images per second.
 // 3. One block of vit_base_patch16_384 (577 tokens): attention and MLP separately.
 // 4. One attention head (N = 577 tokens, D = 64), 1 thread: its two products with matmul,
-//    and the whole head (both products and the softmax) with attention_heads_blocked, which
-//    keeps the scores in cache (nn/attention.cpp). GFLOP/s counts 2 * M * N * K per product.
+//    and the whole head (both products and the softmax) with
+//    scaled_dot_product_attention_blocked, which keeps the scores in cache
+//    (tensor/ops/scaled_dot_product_attention_blocked.cpp). GFLOP/s counts 2 * M * N * K per
+//    product.
 // Random weights and images: the time does not depend on the values. The cpu/wall column is
 // the CPU time of all threads over the wall time: near the thread count on an idle machine,
 // clearly below it when other processes took the cores (then the times are pessimistic).
@@ -25,7 +27,6 @@
 #include <string>
 
 #include "bench/bench.h"
-#include "nn/attention.h"
 #include "tensor/ops.h"
 #include "vit/vision_transformer.h"
 
@@ -103,12 +104,15 @@ void one_block(const VisionTransformer& model, int reps) {
         };
         row("attn(norm1(x))", [&] { y = block.attn(block.norm1(x)); });
         row("  qkv Linear", [&] { y = block.attn.qkv(h1); });
-        row("  attention_heads", [&] {
-            y = nn::attention_heads(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2),
-                                    block.attn.scale);
+        row("  scaled_dot_product_attention", [&] {
+            // with the heads merged, as the layer does: a view of the blocked result
+            y = scaled_dot_product_attention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2),
+                                             block.attn.scale)
+                    .transpose(1, 2)
+                    .reshape({1, N, H * D});
         });
         row("  the same, unfused: matmul, softmax, matmul", [&] {
-            // the (1, 12, 577, 577) scores go through memory: the version before attention.cpp
+            // the (1, 12, 577, 577) scores go through memory, as in the naive version
             const Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
             Tensor s = matmul(q * block.attn.scale, k.transpose(-2, -1), Kernel::Blocked);
             s = softmax(s, -1, Kernel::Blocked);
@@ -152,10 +156,11 @@ void one_head(int reps) {
         [&] { out = matmul(q2, kt, Kernel::Blocked); });
     row("matmul attn @ v (577, 577) @ (577, 64)", flops, reps * 20,
         [&] { out = matmul(attn, v2, Kernel::Blocked); });
-    row("attention_heads_blocked (both + softmax)", 2 * flops, reps * 20,
-        [&] { out = nn::attention_heads_blocked(q, k, v, 0.125f); });
-    row("attention_heads_naive (both + softmax)", 2 * flops, 3,
-        [&] { out = nn::attention_heads_naive(q, k, v, 0.125f); });
+    // sdpa: scaled_dot_product_attention (tensor/ops/scaled_dot_product_attention.h)
+    row("sdpa blocked (both + softmax)", 2 * flops, reps * 20,
+        [&] { out = scaled_dot_product_attention_blocked(q, k, v, 0.125f); });
+    row("sdpa naive (both + softmax)", 2 * flops, 3,
+        [&] { out = scaled_dot_product_attention_naive(q, k, v, 0.125f); });
 }
 
 }  // namespace

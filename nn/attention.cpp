@@ -1,166 +1,19 @@
-// attention.cpp: multi-head self-attention; the steps follow the formula in attention.h.
-//
-// attention_heads_naive is that formula, four lines of matmul and softmax. It builds all the
-// scores at once: (B, H, N, N) floats, 16 MB for ViT-B at 384 px (N = 577, 12 heads), far
-// more than any cache, so they are written to memory, read back by softmax, written again,
-// and read once more by attn @ v.
-//
-// attention_heads_blocked computes the same numbers, one head and one block of R query rows
-// at a time (ViT-B/16 at 384 px: N = 577 tokens, D = 64, R = 8 * MR = 48 rows with AVX2):
-//
-//   for each (batch b, head h):
-//     kt = pack(k^T)          (D, N)  in NR-column panels    148 KB  } packed once per head,
-//     vp = pack(v)            (N, D)  in NR-column panels    148 KB  } then stay in L2
-//     for each block of R query rows i0 .. i0 + R:
-//       s = q[i0:i0+R] @ k^T                      (R, N)     113 KB, stays in L2
-//       s = softmax(s * scale, dim = -1)          row by row, in place
-//       out[b, i0:i0+R, h*D:(h+1)*D] = s @ v      (R, D)     into the merged (B, N, H*D)
-//
-// so a score is written once, into the cache, and read twice from it. The packing and the
-// block of rows are kernels of the chosen instruction set (tensor/cpu/attention_kernels.cpp);
-// both products use matmul's register tile (tensor/cpu/register_tile.h): an (MR, NR) block of
-// the result stays in registers while p runs over the sum; each step loads NR floats of the
-// packed b panel and broadcasts one float from each of the MR rows of a:
-//
-//              b panel (p, NR): NR / L registers
-//            +----------------+
-//     a (MR) | acc (MR, NR)   |   MR * NR / L registers   AVX2: 6 x 16, 12 of the 16 ymm
-//            +----------------+                           AVX-512: 12 x 32, 24 of 32 zmm
-//
-// a is read in place (the q rows, then the score rows): each row is reused by every panel.
-// Threads share out the (b, h, row block) tasks in contiguous runs, so with 12 heads and 2
-// threads each thread takes 6 whole heads; a thread packs k and v when its run enters a head.
-// Each output element comes from one task in a fixed order: 1 or 2 threads give the same bits.
+// attention.cpp: multi-head self-attention; the steps follow the formula in attention.h. The
+// attention itself is the operator scaled_dot_product_attention (tensor/ops/), which records
+// one node for backward while recording.
 #include "nn/attention.h"
 
-#include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <limits>
-#include <vector>
 
-#include "nn/attention_backward.h"
-#include "tensor/autograd.h"
-#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 
 namespace vitlab::nn {
 
-// ---- the naive version: the formula as written --------------------------------------------
-
-static void check_heads(const Tensor& q, const Tensor& k, const Tensor& v) {
-    if (q.dim() != 4 || k.shape() != q.shape() || v.shape() != q.shape())
-        throw ShapeError("attention_heads: expected q, k, v of the same shape (B, H, N, D), got " +
-                         to_string(q.shape()) + ", " + to_string(k.shape()) + ", " +
-                         to_string(v.shape()));
-}
-
-Tensor attention_heads_naive(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                             Tensor* attn_probs) {
-    check_heads(q, k, v);
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-    Tensor attn = matmul(q * scale, k.transpose(-2, -1), Kernel::Naive);  // (B, H, N, N)
-    attn = softmax(attn, -1, Kernel::Naive);
-    if (attn_probs) *attn_probs = attn;
-    Tensor out = matmul(attn, v, Kernel::Naive);        // (B, H, N, D)
-    return out.transpose(1, 2).reshape({B, N, H * D});  // (B, N, H, D) -> (B, N, H*D)
-}
-
-// ---- the blocked version ------------------------------------------------------------------
-
-namespace {
-
-using cpu::Strided;
-
-int64_t round_up(int64_t x, int64_t m) {
-    return (x + m - 1) / m * m;
-}
-
-// One head's q, k or v (N, D): element (i, d) at data[i * row + d * col].
-Strided head_view(const Tensor& t, int64_t b, int64_t h) {
-    return {t.data() + b * t.stride(0) + h * t.stride(1), t.stride(2), t.stride(3)};
-}
-
-// The buffers of one thread, kept between calls (fresh ones would cost page faults).
-struct Scratch {
-    std::vector<float> kt;      // k^T packed: panel jp holds k[jp*NR + j][p] at p*NR + j
-    std::vector<float> vp;      // v packed:   panel dp holds v[p][dp*NR + j] at p*NR + j
-    std::vector<float> q_rows;  // (R, D), rows past N are zero
-    std::vector<float> scores;  // (R, n_pad)
-    std::vector<float> out;     // (R, d_pad)
-
-    static Scratch& of_this_thread() {
-        static thread_local Scratch scratch;
-        return scratch;
-    }
-};
-
-float* reserve(std::vector<float>& buffer, int64_t n) {
-    n = std::max<int64_t>(n, 1);  // never a null data(), even for an empty head
-    if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(n);
-    return buffer.data();
-}
-
-}  // namespace
-
-Tensor attention_heads_blocked(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                               Tensor* attn_probs) {
-    check_heads(q, k, v);
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-    Tensor out = empty({B, N, H * D});
-    Tensor probs = attn_probs ? empty({B, H, N, N}) : Tensor();
-    if (attn_probs) *attn_probs = probs;
-    if (B == 0 || H == 0 || N == 0) return out;
-
-    const cpu::AttentionKernels& ak = cpu::kernels().attention;
-    const int64_t n_pad = round_up(N, ak.nr), d_pad = round_up(D, ak.nr);
-    const int64_t blocks = (N + ak.row_block - 1) / ak.row_block;  // row blocks per head
-    auto run_tasks = [&](int64_t t0, int64_t t1) {
-        Scratch& sc = Scratch::of_this_thread();
-        cpu::AttentionBlock job;
-        job.N = N, job.D = D, job.n_pad = n_pad, job.d_pad = d_pad, job.scale = scale;
-        job.kt = reserve(sc.kt, D * n_pad);
-        job.vp = reserve(sc.vp, N * d_pad);
-        job.q_rows = reserve(sc.q_rows, ak.row_block * D);
-        job.scores = reserve(sc.scores, ak.row_block * n_pad);
-        job.o = reserve(sc.out, ak.row_block * d_pad);
-        job.ldo = H * D;
-        int64_t packed = -1;  // the (b, h) whose k and v are in sc.kt and sc.vp
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t bh = t / blocks, b = bh / H, h = bh % H;
-            if (bh != packed) {
-                ak.pack_kt(head_view(k, b, h), N, D, sc.kt.data());  // b of q @ k^T
-                ak.pack_v(head_view(v, b, h), N, D, sc.vp.data());   // b of s @ v
-                packed = bh;
-            }
-            job.q = head_view(q, b, h);
-            job.i0 = t % blocks * ak.row_block;
-            job.rows = std::min(ak.row_block, N - job.i0);
-            job.out = out.data() + (b * N + job.i0) * H * D + h * D;
-            job.probs = attn_probs ? probs.data() + (bh * N + job.i0) * N : nullptr;
-            ak.attend(job);
-        }
-    };
-    const int64_t tasks = B * H * blocks;
-    const int64_t task_work = 2 * ak.row_block * N * std::max<int64_t>(D, 1);  // multiply-adds
-    parallel_for(0, tasks, ceil_div(kGrainMultiplyAdds, task_work), run_tasks);
-    return out;
-}
-
-Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                       Tensor* attn_probs, Kernel kernel) {
-    if (resolve(kernel) == Kernel::Naive) return attention_heads_naive(q, k, v, scale, attn_probs);
-    return attention_heads_blocked(q, k, v, scale, attn_probs);
-}
-
-// ---- the layer ----------------------------------------------------------------------------
-
 static int64_t checked_head_dim(int64_t dim, int64_t num_heads) {
     if (dim <= 0 || num_heads <= 0 || dim % num_heads != 0)
-        throw std::invalid_argument(
-            "Attention: dim must be a positive multiple of num_heads, "
-            "got dim " +
-            std::to_string(dim) + " and num_heads " + std::to_string(num_heads));
+        throw std::invalid_argument(fmt::format(
+            "Attention: dim must be a positive multiple of num_heads, got dim {} and num_heads {}",
+            dim, num_heads));
     return dim / num_heads;
 }
 
@@ -177,27 +30,17 @@ Attention::Attention(int64_t dim, int64_t num_heads, bool qkv_bias, Generator& g
 
 Tensor Attention::forward(const Tensor& x, Tensor* attn_probs) const {
     if (x.dim() != 3 || x.size(2) != dim)
-        throw ShapeError("Attention(dim " + std::to_string(dim) +
-                         "): expected input of shape (B, N, " + std::to_string(dim) + "), got " +
-                         to_string(x.shape()));
+        throw ShapeError(
+            fmt::format("Attention(dim {}): expected input of shape (B, N, {}), got {}", dim, dim,
+                        to_string(x.shape())));
     const int64_t B = x.size(0), N = x.size(1);
 
     // (B, N, 3C) -> (B, N, 3, H, D) -> (3, B, H, N, D): views, nothing is copied.
     Tensor qkv_heads = qkv(x).reshape({B, N, 3, num_heads, head_dim}).permute({2, 0, 3, 1, 4});
     Tensor q = qkv_heads.select(0, 0), k = qkv_heads.select(0, 1), v = qkv_heads.select(0, 2);
 
-    // softmax(q @ k^T * scale) @ v, heads merged: (B, N, C)
-    // While recording for backward, one node whose backward recomputes the probabilities
-    // (nn/attention_backward.h); attn_probs, for looking at, is for inference only.
-    if (autograd::recording(q)) {
-        if (attn_probs)
-            throw AutogradError(
-                "Attention: attention probabilities are returned for inspection only; ask for "
-                "them under autograd::NoGrad (torch.no_grad())");
-        return proj(attention_heads_recorded(q, k, v, scale));
-    }
-    Tensor out = attention_heads(q, k, v, scale, attn_probs);
-    return proj(out);
+    Tensor out = scaled_dot_product_attention(q, k, v, scale, attn_probs);  // (B, H, N, D)
+    return proj(out.transpose(1, 2).reshape({B, N, dim}));  // heads merged: (B, N, C)
 }
 
 }  // namespace vitlab::nn

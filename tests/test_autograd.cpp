@@ -6,7 +6,6 @@
 #include <string>
 
 #include "nn/attention.h"
-#include "nn/attention_backward.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"
 #include "tests/backward_helpers.h"
@@ -206,23 +205,31 @@ TEST_CASE("autograd: nn layers record with no change; Module::parameters() are t
     CHECK(norm.weight.grad().numel() != 0);
 }
 
-TEST_CASE("autograd: attention_heads_recorded is one node whose grads match the chain of ops") {
+TEST_CASE("autograd: scaled_dot_product_attention is one node whose grads match the chain of ops") {
     Generator gen(6);
     Tensor q = randn({1, 2, 7, 4}, gen).requires_grad_(), k = randn({1, 2, 7, 4}, gen),
            v = randn({1, 2, 7, 4}, gen).requires_grad_();
-    const Tensor w = randn({1, 7, 8}, gen);
-    const Tensor out = nn::attention_heads_recorded(q, k, v, 0.5f);
-    CHECK(std::string(out.grad_fn_name()) == "AttentionBackward");
-    sum(sum(sum(out * w, 0), 0), 0).backward();
-    const Tensor dq = q.grad(), dv = v.grad();
-    q.zero_grad();
-    v.zero_grad();
-    // The same attention written with matmul and softmax, each recorded on its own.
-    const Tensor probs = softmax(matmul(q, k.transpose(-2, -1)) * 0.5f, -1);
-    const Tensor chain = matmul(probs, v).transpose(1, 2).reshape({1, 7, 8});
-    sum(sum(sum(chain * w, 0), 0), 0).backward();
-    check_grad(dq, q.grad());
-    check_grad(dv, v.grad());
+    const Tensor w = randn({1, 2, 7, 4}, gen);
+    for (Kernel kernel : {Kernel::Naive, Kernel::Blocked}) {
+        CAPTURE(to_string(kernel));
+        const Tensor out = scaled_dot_product_attention(q, k, v, 0.5f, nullptr, kernel);
+        CHECK(std::string(out.grad_fn_name()) == "ScaledDotProductAttentionBackward");
+        sum((out * w).reshape({-1}), 0).backward();
+        const Tensor dq = q.grad(), dv = v.grad();
+        q.zero_grad();
+        v.zero_grad();
+        // The same attention written with matmul and softmax, each recorded on its own.
+        const Tensor probs = softmax(matmul(q, k.transpose(-2, -1)) * 0.5f, -1);
+        const Tensor chain = matmul(probs, v);
+        sum((chain * w).reshape({-1}), 0).backward();
+        check_grad(dq, q.grad());
+        check_grad(dv, v.grad());
+        q.zero_grad();
+        v.zero_grad();
+    }
+    // The probabilities are for looking at: asked for while recording, a clear error.
+    Tensor probs;
+    CHECK_THROWS_AS(scaled_dot_product_attention(q, k, v, 0.5f, &probs), AutogradError);
 }
 
 TEST_CASE("autograd: the small torchvision ViT, every parameter's gradient matches PyTorch") {

@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "nn/attention_backward.h"
 #include "tests/fixture.h"
 
 using namespace vitlab;
@@ -72,8 +71,9 @@ TEST_CASE("backward functions name the op and the shapes when dy does not fit") 
               conv2d_backward(ones({1, 1, 2, 2}), ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), false, 1);
           }).find("expected (1, 1, 3, 3)") != std::string::npos);
     CHECK(shape_error([&] {
-              nn::attention_heads_backward(ones({1, 2, 4}), ones({1, 2, 3, 2}), ones({1, 2, 3, 2}),
-                                           ones({1, 2, 3, 2}), ones({1, 3, 4}), 1.0f);
+              scaled_dot_product_attention_backward(ones({1, 2, 3, 2}), ones({1, 2, 3, 2}),
+                                                    ones({1, 2, 3, 2}), ones({1, 2, 3, 2}),
+                                                    ones({1, 3, 4}), 1.0f);
           }).find("(1, 3, 4)") != std::string::npos);
 }
 

@@ -18,8 +18,7 @@
 #include <functional>
 #include <vector>
 
-#include "nn/attention.h"
-#include "nn/attention_backward.h"
+#include "tensor/ops.h"
 #include "tests/backward_helpers.h"
 
 using namespace vitlab;
@@ -310,11 +309,14 @@ TEST_CASE("gradcheck: scaled-dot-product attention's q, k and v") {
     for (Kernel kernel : kKernels) {
         CAPTURE(to_string(kernel));
         gradcheck(
-            x, [](const Inputs& v) { return nn::attention_heads_naive(v[0], v[1], v[2], 0.7f); },
+            x,
+            [](const Inputs& v) {
+                return scaled_dot_product_attention_naive(v[0], v[1], v[2], 0.7f);
+            },
             [&](const Tensor& dy, const Inputs& v) {
-                const Tensor out = nn::attention_heads_naive(v[0], v[1], v[2], 0.7f);
-                const nn::AttentionGrads g =
-                    nn::attention_heads_backward(dy, v[0], v[1], v[2], out, 0.7f, kernel);
+                const Tensor out = scaled_dot_product_attention_naive(v[0], v[1], v[2], 0.7f);
+                const AttentionGrads g =
+                    scaled_dot_product_attention_backward(dy, v[0], v[1], v[2], out, 0.7f, kernel);
                 return Inputs{g.dq, g.dk, g.dv};
             },
             100);

@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention.h"
-#include "nn/attention_backward.h"
+#include "tensor/ops.h"
 #include "tests/backward_helpers.h"
 
 using namespace vitlab;
@@ -220,12 +219,16 @@ TEST_CASE("backward vs PyTorch: scaled-dot-product attention, N = 17, 65 and 1")
                 CAPTURE(c);
                 const std::string k = c;
                 const float scale = f[k + ".scale"].item();
-                // The forward's own output, as the tape would keep it.
-                const Tensor out =
-                    nn::attention_heads(in(k + ".q"), in(k + ".k"), in(k + ".v"), scale);
-                check_grad(out, f[k + ".y"]);
-                const nn::AttentionGrads g = nn::attention_heads_backward(
-                    in(k + ".dy"), in(k + ".q"), in(k + ".k"), in(k + ".v"), out, scale, kernel);
+                // The fixture's y and dy have the heads merged, (B, N, H * D).
+                const Tensor q = in(k + ".q");
+                const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
+                // The forward's own output (B, H, N, D), as the tape would keep it.
+                const Tensor out = scaled_dot_product_attention(q, in(k + ".k"), in(k + ".v"),
+                                                                scale, nullptr, kernel);
+                check_grad(out.transpose(1, 2).reshape({B, N, H * D}), f[k + ".y"]);
+                const Tensor dout = in(k + ".dy").reshape({B, N, H, D}).transpose(1, 2);
+                const AttentionGrads g = scaled_dot_product_attention_backward(
+                    dout, q, in(k + ".k"), in(k + ".v"), out, scale, kernel);
                 check_grad(g.dq, f[k + ".dq"]);
                 check_grad(g.dk, f[k + ".dk"]);
                 check_grad(g.dv, f[k + ".dv"]);

@@ -156,3 +156,37 @@ TEST_CASE("gelu: Kernel::Default follows the process-wide kernel") {
     check_close(gelu(x), blocked, 0.0f, 0.0f);
     check_close(gelu(x, GeluApproximate::None, Kernel::Naive), naive, 0.0f, 0.0f);
 }
+
+TEST_CASE("gelu_: writes gelu(x) over x, bit for bit, in both kernels and on views") {
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(6);
+        // Split across threads, with a tail that is not a whole register.
+        const Tensor x = randn({577, 61}, gen) * 5.0f;
+        for (Kernel kernel : {Kernel::Naive, Kernel::Blocked})
+            for (GeluApproximate mode : kModes) {
+                CAPTURE(to_string(kernel));
+                Tensor y = x.clone();
+                const float* before = y.data();
+                Tensor& same = gelu_(y, mode, kernel);
+                CHECK(&same == &y);
+                CHECK(y.data() == before);  // no new storage: the activations exist once
+                check_close(y, gelu(x, mode, kernel), 0.0f, 0.0f);
+                // A strided view: only its elements change.
+                Tensor z = x.clone();
+                Tensor odd = z.slice(1, 1, 61, 2);
+                gelu_(odd, mode, kernel);
+                check_close(z.slice(1, 1, 61, 2), gelu(x.slice(1, 1, 61, 2), mode, kernel), 0.0f,
+                            0.0f);
+                check_close(z.slice(1, 0, 61, 2), x.slice(1, 0, 61, 2), 0.0f, 0.0f);
+            }
+    }
+}
+
+TEST_CASE("gelu_: refuses an expanded view and a leaf that requires grad") {
+    Tensor expanded = zeros({1, 4}).expand({3, 4});
+    CHECK_THROWS_WITH_AS(gelu_(expanded), doctest::Contains("gelu_"), std::invalid_argument);
+    Tensor leaf = zeros({2, 3}).requires_grad_();
+    CHECK_THROWS_AS(gelu_(leaf), AutogradError);
+}

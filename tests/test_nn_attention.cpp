@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "nn/attention.h"
+#include "tensor/ops.h"
 #include "tests/fixture.h"
 
 using namespace vitlab;
@@ -84,7 +85,7 @@ TEST_CASE("Attention: bad sizes are errors naming the expected shape") {
     CHECK_THROWS_AS(attn(zeros({5, 8})), ShapeError);
 }
 
-// ---- attention_heads: the naive formula and the blocked kernel ------------------------------
+// ---- scaled_dot_product_attention: the naive formula and the blocked kernel ---------------
 
 namespace {
 
@@ -107,7 +108,7 @@ Heads heads_from_qkv(int64_t B, int64_t H, int64_t N, int64_t D, Generator& gen)
 
 }  // namespace
 
-TEST_CASE("attention_heads: a hand-computed head, in both versions") {
+TEST_CASE("scaled_dot_product_attention: a hand-computed head, in both versions") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
@@ -120,14 +121,15 @@ TEST_CASE("attention_heads: a hand-computed head, in both versions") {
         for (Kernel kernel : {Kernel::Naive, Kernel::Blocked}) {
             CAPTURE(to_string(kernel));
             Tensor probs;
-            const Tensor out = nn::attention_heads(q, k, v, 1.0f, &probs, kernel);
-            check_close(out, from_vector({7.0f, 6.0f}, {1, 2, 1}), 1e-5f);
+            const Tensor out = scaled_dot_product_attention(q, k, v, 1.0f, &probs, kernel);
+            check_close(out, from_vector({7.0f, 6.0f}, {1, 1, 2, 1}), 1e-5f);
             check_close(probs, from_vector({0.25f, 0.75f, 0.5f, 0.5f}, {1, 1, 2, 2}), 1e-6f);
         }
     }
 }
 
-TEST_CASE("attention_heads: blocked matches naive on ragged sizes, probabilities included") {
+TEST_CASE(
+    "scaled_dot_product_attention: blocked matches naive on ragged sizes, probabilities included") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
@@ -145,16 +147,18 @@ TEST_CASE("attention_heads: blocked matches naive on ragged sizes, probabilities
             const Heads t = heads_from_qkv(c.B, c.H, c.N, c.D, gen);
             const float scale = 1.0f / std::sqrt(float(c.D));
             Tensor p_naive, p_blocked;
-            const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
-            const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
-            REQUIRE(blocked.shape() == Shape{c.B, c.N, c.H * c.D});
+            const Tensor naive = scaled_dot_product_attention_naive(t.q, t.k, t.v, scale, &p_naive);
+            const Tensor blocked =
+                scaled_dot_product_attention_blocked(t.q, t.k, t.v, scale, &p_blocked);
+            REQUIRE(blocked.shape() == Shape{c.B, c.H, c.N, c.D});
             check_close(blocked, naive, 1e-5f, 1e-5f);
             check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
         }
     }
 }
 
-TEST_CASE("attention_heads: any scale, zero and negative included, as in the formula") {
+TEST_CASE(
+    "scaled_dot_product_attention: any scale, zero and negative included, as in the formula") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
@@ -166,15 +170,17 @@ TEST_CASE("attention_heads: any scale, zero and negative included, as in the for
         for (float scale : {0.35f, 0.0f, -0.35f, -3.0f}) {
             CAPTURE(scale);
             Tensor p_naive, p_blocked;
-            const Tensor naive = nn::attention_heads_naive(t.q, t.k, t.v, scale, &p_naive);
-            const Tensor blocked = nn::attention_heads_blocked(t.q, t.k, t.v, scale, &p_blocked);
+            const Tensor naive = scaled_dot_product_attention_naive(t.q, t.k, t.v, scale, &p_naive);
+            const Tensor blocked =
+                scaled_dot_product_attention_blocked(t.q, t.k, t.v, scale, &p_blocked);
             check_close(blocked, naive, 1e-5f, 1e-5f);
             check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
         }
     }
 }
 
-TEST_CASE("attention_heads: blocked reads contiguous, transposed and sliced inputs alike") {
+TEST_CASE(
+    "scaled_dot_product_attention: blocked reads contiguous, transposed and sliced inputs alike") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
@@ -183,12 +189,13 @@ TEST_CASE("attention_heads: blocked reads contiguous, transposed and sliced inpu
         const Tensor q = randn({B, H, N, D}, gen);
         const Tensor k = randn({B, H, D, N}, gen).transpose(-2, -1);    // (B, H, N, D), transposed
         const Tensor v = randn({B, H, N, 2 * D}, gen).narrow(3, D, D);  // (B, H, N, D), sliced
-        const Tensor expected = nn::attention_heads_naive(q, k.contiguous(), v.contiguous(), 0.3f);
-        check_close(nn::attention_heads_blocked(q, k, v, 0.3f), expected, 1e-5f, 1e-5f);
+        const Tensor expected =
+            scaled_dot_product_attention_naive(q, k.contiguous(), v.contiguous(), 0.3f);
+        check_close(scaled_dot_product_attention_blocked(q, k, v, 0.3f), expected, 1e-5f, 1e-5f);
     }
 }
 
-TEST_CASE("attention_heads: 1 and 2 threads give identical bits") {
+TEST_CASE("scaled_dot_product_attention: 1 and 2 threads give identical bits") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
@@ -197,18 +204,18 @@ TEST_CASE("attention_heads: 1 and 2 threads give identical bits") {
         Tensor one, two, p_one, p_two;
         {
             ThreadsForTest threads(1);
-            one = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_one);
+            one = scaled_dot_product_attention_blocked(t.q, t.k, t.v, 0.125f, &p_one);
         }
         {
             ThreadsForTest threads(2);
-            two = nn::attention_heads_blocked(t.q, t.k, t.v, 0.125f, &p_two);
+            two = scaled_dot_product_attention_blocked(t.q, t.k, t.v, 0.125f, &p_two);
         }
         CHECK(max_abs_diff(one, two) == 0.0f);
         CHECK(max_abs_diff(p_one, p_two) == 0.0f);
     }
 }
 
-TEST_CASE("attention_heads: huge scores do not overflow; the largest wins") {
+TEST_CASE("scaled_dot_product_attention: huge scores do not overflow; the largest wins") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
@@ -217,38 +224,74 @@ TEST_CASE("attention_heads: huge scores do not overflow; the largest wins") {
         Tensor k = from_vector({100.0f, 100.0f, 99.0f, 99.0f, 90.0f, 90.0f}, {1, 1, 3, 2});
         Tensor v = from_vector({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {1, 1, 3, 2});
         Tensor probs;
-        const Tensor out = nn::attention_heads_blocked(q, k, v, 1.0f, &probs);
+        const Tensor out = scaled_dot_product_attention_blocked(q, k, v, 1.0f, &probs);
         // scores (20000, 19800, 18000) per row: exp(-200) is 0 in float, so token 0 takes all
-        check_close(out, from_vector({1, 2, 1, 2, 1, 2}, {1, 3, 2}), 0.0f);
+        check_close(out, from_vector({1, 2, 1, 2, 1, 2}, {1, 1, 3, 2}), 0.0f);
         check_close(probs.select(3, 0), ones({1, 1, 3}), 0.0f);
     }
 }
 
-TEST_CASE("attention_heads: empty batches and single tokens") {
+TEST_CASE("scaled_dot_product_attention: empty batches and single tokens") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
         Generator gen(13);
         const Heads empty_batch = heads_from_qkv(0, 2, 5, 4, gen);
-        CHECK(nn::attention_heads_blocked(empty_batch.q, empty_batch.k, empty_batch.v, 0.5f)
-                  .shape() == Shape{0, 5, 8});
+        CHECK(
+            scaled_dot_product_attention_blocked(empty_batch.q, empty_batch.k, empty_batch.v, 0.5f)
+                .shape() == Shape{0, 2, 5, 4});
         // One token attends only to itself: probability 1, output v.
         const Heads one = heads_from_qkv(2, 3, 1, 5, gen);
         Tensor probs;
-        const Tensor out = nn::attention_heads_blocked(one.q, one.k, one.v, 0.5f, &probs);
-        check_close(out, one.v.transpose(1, 2).reshape({2, 1, 15}), 0.0f);
+        const Tensor out = scaled_dot_product_attention_blocked(one.q, one.k, one.v, 0.5f, &probs);
+        check_close(out, one.v, 0.0f);
         check_close(probs, ones({2, 3, 1, 1}), 0.0f);
     }
 }
 
-TEST_CASE("attention_heads: q, k, v of different shapes are an error naming all three") {
+TEST_CASE(
+    "scaled_dot_product_attention: q, k, v of different shapes are an error naming all three") {
     CHECK_THROWS_WITH_AS(
-        nn::attention_heads(zeros({1, 2, 5, 4}), zeros({1, 2, 6, 4}), zeros({1, 2, 5, 4}), 0.5f),
-        "attention_heads: expected q, k, v of the same shape (B, H, N, D), got "
+        scaled_dot_product_attention(zeros({1, 2, 5, 4}), zeros({1, 2, 6, 4}), zeros({1, 2, 5, 4}),
+                                     0.5f),
+        "scaled_dot_product_attention: expected q, k, v of the same shape (B, H, N, D), got "
         "(1, 2, 5, 4), (1, 2, 6, 4), (1, 2, 5, 4)",
         ShapeError);
-    CHECK_THROWS_AS(nn::attention_heads(zeros({2, 5, 4}), zeros({2, 5, 4}), zeros({2, 5, 4}), 0.5f),
-                    ShapeError);
+    CHECK_THROWS_AS(
+        scaled_dot_product_attention(zeros({2, 5, 4}), zeros({2, 5, 4}), zeros({2, 5, 4}), 0.5f),
+        ShapeError);
+}
+
+TEST_CASE("scaled_dot_product_attention: the scale defaults to 1 / sqrt(D), as in PyTorch") {
+    Generator gen(15);
+    const Heads t = heads_from_qkv(2, 3, 11, 16, gen);
+    for (Kernel kernel : {Kernel::Naive, Kernel::Blocked}) {
+        CAPTURE(to_string(kernel));
+        const Tensor implied =
+            scaled_dot_product_attention(t.q, t.k, t.v, std::nullopt, nullptr, kernel);
+        const Tensor given = scaled_dot_product_attention(t.q, t.k, t.v, 0.25f, nullptr, kernel);
+        CHECK(max_abs_diff(implied, given) == 0.0f);
+        // Another scale gives other numbers: the default is not simply ignored.
+        CHECK(max_abs_diff(scaled_dot_product_attention(t.q, t.k, t.v, 1.0f, nullptr, kernel),
+                           given) > 1e-3f);
+    }
+}
+
+TEST_CASE("scaled_dot_product_attention: blocked returns (B, H, N, D) over merged heads") {
+    // The merge a multi-head layer does next, out.transpose(1, 2).reshape(B, N, H * D), is a
+    // view of the blocked result: its memory is already (B, N, H * D).
+    Generator gen(16);
+    const Heads t = heads_from_qkv(2, 3, 9, 4, gen);
+    const Tensor out = scaled_dot_product_attention_blocked(t.q, t.k, t.v);
+    REQUIRE(out.shape() == Shape{2, 3, 9, 4});
+    CHECK(!out.is_contiguous());
+    CHECK(out.transpose(1, 2).is_contiguous());
+    const Tensor merged = out.transpose(1, 2).reshape({2, 9, 12});
+    CHECK(merged.data() == out.data());
+    check_close(
+        merged,
+        scaled_dot_product_attention_naive(t.q, t.k, t.v).transpose(1, 2).reshape({2, 9, 12}),
+        1e-5f, 1e-5f);
 }
 
 TEST_CASE("Attention: the naive and blocked kernels give the same layer output") {

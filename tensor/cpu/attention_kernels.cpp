@@ -1,6 +1,7 @@
-// attention_kernels.cpp: the kernels of attention_heads_blocked, per instruction set
-// (kernels.h). nn/attention.cpp draws the blocking and owns the loops over heads and threads;
-// this file packs one head's k^T and v into panels and runs one block of query rows:
+// attention_kernels.cpp: the kernels of scaled_dot_product_attention_blocked, per instruction
+// set (kernels.h). tensor/ops/scaled_dot_product_attention_blocked.cpp draws the blocking and
+// owns the loops over heads and threads; this file packs one head's k^T and v into panels and runs
+// one block of query rows:
 //   s = q[rows] @ k^T, s = softmax(s * scale) row by row, out[rows] = s @ v
 // with the register tile of every matrix product (register_tile.h), reading q and the score
 // rows in place, and the scaled row softmax of softmax_kernels.cpp.

@@ -72,8 +72,8 @@ inline __attribute__((always_inline)) Vec gelu_tanh_vec(Vec x) {
     return div(x, add(splat(1.0f), e));
 }
 
-// f is a template argument so that it is inlined into the loop: as a call per register, the
-// loop ran 2.5x slower (each call's latency chain could not overlap the next one's).
+// f is a template argument so that it is inlined into the loop: a call per register would
+// keep each call's latency chain from overlapping the next one's (docs/performance.md).
 template <Vec (*f)(Vec)>
 void gelu_range(const float* x, float* out, int64_t begin, int64_t end) {
     int64_t i = begin;

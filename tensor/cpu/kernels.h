@@ -1,12 +1,12 @@
 // kernels.h: the table of SIMD kernels, one per instruction set (internal to tensor/).
 //
-// The operators (tensor/ops/*_blocked.cpp, gelu.cpp, layer_norm.cpp, nn/attention.cpp) are
-// compiled once, for the baseline CPU. They check shapes, allocate, split the work across
-// threads, and call the kernel bodies through this table, which holds the functions of the
-// instruction set chosen at start-up (isa.h). The bodies live in tensor/cpu/*_kernels.cpp,
-// written once against the register vocabulary of simd.h and compiled once per set into the
-// namespaces vitlab::cpu::base, ::avx2 and ::avx512. They take raw pointers and sizes only: no
-// Tensor, no allocation, no threads, so the code compiled with AVX-512 is only the kernels.
+// The operators (tensor/ops/*_blocked.cpp, gelu.cpp, layer_norm.cpp) are compiled once, for the
+// baseline CPU. They check shapes, allocate, split the work across threads, and call the kernel
+// bodies through this table, which holds the functions of the instruction set chosen at start-up
+// (isa.h). The bodies live in tensor/cpu/*_kernels.cpp, written once against the register
+// vocabulary of simd.h and compiled once per set into the namespaces vitlab::cpu::base, ::avx2 and
+// ::avx512. They take raw pointers and sizes only: no Tensor, no allocation, no threads, so the
+// code compiled with AVX-512 is only the kernels.
 #pragma once
 
 #include <cstdint>
@@ -73,8 +73,9 @@ struct LayerNormKernels {
                  float eps);
 };
 
-// ---- attention (attention_kernels.cpp; the driver in nn/attention.cpp) ---------------------
-// One block of query rows [i0, i0 + rows) of one head; see nn/attention.cpp for the drawing.
+// ---- attention (attention_kernels.cpp) ------------------------------------------------------
+// One block of query rows [i0, i0 + rows) of one head; the driver and the drawing are in
+// tensor/ops/scaled_dot_product_attention_blocked.cpp.
 struct AttentionBlock {
     int64_t N = 0, D = 0;          // tokens, head dim
     int64_t n_pad = 0, d_pad = 0;  // N and D rounded up to whole panels of nr

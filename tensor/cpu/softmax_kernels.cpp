@@ -34,11 +34,7 @@ constexpr float kInf = __builtin_huge_valf();
 // Pass 2's exp is a long chain of dependent instructions (about 45 cycles from load to
 // result); on its own, a row's exp loop waits on those chains, then waits again for the sum
 // before pass 3 can start. Interleaved, the max and the scaling of the other rows fill the
-// gaps. Measured on (12, 577, 577), one thread, Zen 3 (bench/bench_ops.cpp): in place 1.87 ms
-// with the passes one row at a time, 1.59 ms pipelined; out of place 1.91 -> 1.73 ms.
-// (Interleaving the same pass of 2 or 4 rows was not faster, nor was a 2x unrolled loop, nor
-// prefetching the row after next; overlapping full registers in place of the masked tail
-// loads and stores was slower.)
+// gaps (the measurements, and what else was tried: docs/performance.md).
 
 // One sweep: with kNext, the running maxima of row `next` (into next_max); the exp of row x
 // (minus its max m) into out, returning the running sums; with kPrev, prev *= inv.

@@ -60,23 +60,46 @@ Tensor gelu_naive(const Tensor& x, GeluApproximate approximate) {
     return out;
 }
 
-Tensor gelu_blocked(const Tensor& x, GeluApproximate approximate) {
-    const Tensor in = x.contiguous();
-    Tensor out = empty(x.shape());
-    const float* src = in.data();
-    float* dst = out.data();
+namespace {
+
+// dst[i] = gelu(src[i]) for i < n, with SIMD and threads; dst may be src.
+void gelu_contiguous(const float* src, float* dst, int64_t n, GeluApproximate approximate) {
     const cpu::GeluKernels& gk = cpu::kernels().gelu;
     auto f = approximate == GeluApproximate::Tanh ? gk.tanh : gk.erf;
     // Threads take chunks of whole blocks of kBlock floats (whole registers on every
     // instruction set); the last chunk also takes the tail.
     constexpr int64_t kBlock = 64;
-    const int64_t n = out.numel(), blocks = (n + kBlock - 1) / kBlock;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
     auto chunk = [&](int64_t begin, int64_t end) {
         const int64_t first = begin * kBlock;
         f(src + first, dst + first, std::min(end * kBlock, n) - first);
     };
     parallel_for(0, blocks, kGrainSize / kBlock, chunk);
+}
+
+}  // namespace
+
+Tensor gelu_blocked(const Tensor& x, GeluApproximate approximate) {
+    const Tensor in = x.contiguous();
+    Tensor out = empty(x.shape());
+    gelu_contiguous(in.data(), out.data(), out.numel(), approximate);
     return out;
+}
+
+Tensor& gelu_(Tensor& x, GeluApproximate approximate, Kernel kernel) {
+    check_writable(x, "gelu_");
+    autograd::check_inplace(x, "gelu_");
+    // A view that is not contiguous: compute beside it, copy back (copy_ counts the write).
+    if (!x.is_contiguous()) return x.copy_(gelu(x, approximate, kernel));
+    autograd::bump_version(x);
+    if (resolve(kernel) == Kernel::Naive) {
+        float (*f)(float) = approximate == GeluApproximate::Tanh ? gelu_tanh : gelu_erf;
+        float* p = x.data();
+        for (int64_t i = 0; i < x.numel(); ++i) p[i] = f(p[i]);
+        return x;
+    }
+    gelu_contiguous(x.data(), x.data(), x.numel(), approximate);
+    return x;
 }
 
 }  // namespace vitlab

@@ -63,7 +63,7 @@ using cpu::Strided;
 
 // An a of this many floats and up is packed once by all threads together (gemm_driver), up
 // to kMaxSharedPack: the shared copy of a larger a (ViT-B's fc2: 7 MB) would raise the peak
-// memory of a forward by its size, for a gain of under 1%.
+// memory of a forward by its size, for little speed (docs/performance.md).
 constexpr int64_t kMinSharedPack = 1 << 16, kMaxSharedPack = 1 << 20;
 
 // A float array aligned to a cache line (64 bytes), so vector loads never straddle two lines.

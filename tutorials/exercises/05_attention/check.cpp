@@ -2,8 +2,9 @@
 //
 // Hand-computed cases (equal scores average the values; the 1/sqrt(d) scale; a sharp match
 // copies one value), a double-precision reference computed here by loops on random heads
-// (N != M too), large scores, inputs without a head dim, the ViT-Base shapes against the
-// library's matmul + softmax, and the shape errors.
+// (N != M too), a given scale, large scores, inputs without a head dim, the ViT-Base shapes
+// against the library's matmul + softmax and its scaled_dot_product_attention, and the shape
+// errors.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -22,9 +23,12 @@ namespace {
 
 // Attention by loops in double, for q (..., N, d), k (..., M, d), v (..., M, dv) with the same
 // leading dims. Independent of the library's kernels.
-Tensor reference_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in) {
+// scale < 0 means the default, 1 / sqrt(d).
+Tensor reference_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                           double scale = -1.0) {
     const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
     const int64_t N = q.size(-2), d = q.size(-1), M = k.size(-2), dv = v.size(-1);
+    if (scale < 0.0) scale = 1.0 / std::sqrt(double(d));
     const int64_t batch = q.numel() / (N * d);
     Shape out_shape = q.shape();
     out_shape.back() = dv;
@@ -40,7 +44,7 @@ Tensor reference_attention(const Tensor& q_in, const Tensor& k_in, const Tensor&
             for (int64_t j = 0; j < M; ++j) {
                 double s = 0.0;
                 for (int64_t c = 0; c < d; ++c) s += double(qb[i * d + c]) * kb[j * d + c];
-                scores[j] = s / std::sqrt(double(d));
+                scores[j] = s * scale;
                 top = std::max(top, scores[j]);
             }
             for (int64_t j = 0; j < M; ++j) sum += scores[j] = std::exp(scores[j] - top);
@@ -104,6 +108,16 @@ TEST_CASE("05 attention: matches a double-precision reference on random heads") 
     }
 }
 
+TEST_CASE("05 attention: a given scale replaces 1/sqrt(d), as PyTorch's scale=") {
+    Generator gen(7);
+    const Tensor q = randn({2, 7, 8}, gen), k = randn({2, 9, 8}, gen), v = randn({2, 9, 3}, gen);
+    check_close(exercises::scaled_dot_product_attention(q, k, v, 0.9f),
+                reference_attention(q, k, v, 0.9), 1e-5f, 1e-4f);
+    // Scale 0: every score is 0, so every query gets the mean of the values.
+    check_close(exercises::scaled_dot_product_attention(q, k, v, 0.0f),
+                mean(v, -2, true).expand({2, 7, 3}), 1e-5f, 1e-5f);
+}
+
 TEST_CASE("05 attention: large scores stay finite (the softmax subtracts the max)") {
     // Scores here reach several hundred: exp() of them overflows float.
     Generator gen(3);
@@ -126,7 +140,10 @@ TEST_CASE("05 attention: ViT-Base heads (1, 12, 577, 64) agree with matmul + sof
     const Shape shape{1, 12, 577, 64};
     const Tensor q = randn(shape, gen), k = randn(shape, gen), v = randn(shape, gen);
     const Tensor probs = vitlab::softmax(matmul(q, k.transpose(-2, -1)) * 0.125f, -1);
-    check_close(exercises::scaled_dot_product_attention(q, k, v), matmul(probs, v), 1e-4f, 1e-4f);
+    const Tensor out = exercises::scaled_dot_product_attention(q, k, v);
+    check_close(out, matmul(probs, v), 1e-4f, 1e-4f);
+    // The library's operator of the same name, (B, H, N, D) in and out, gives the same numbers.
+    check_close(out, vitlab::scaled_dot_product_attention(q, k, v), 1e-4f, 1e-4f);
 }
 
 TEST_CASE("05 attention: q, k and v are left unchanged") {

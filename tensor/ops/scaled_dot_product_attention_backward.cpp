@@ -1,56 +1,45 @@
-// attention_backward.cpp: scaled-dot-product attention backward, naive (a query row at a time)
-// and blocked (a head at a time, on the blocked matmul). Formulas in attention_backward.h.
-#include "nn/attention_backward.h"
+// scaled_dot_product_attention_backward.cpp: attention backward, naive (a query row at a time)
+// and blocked (a head at a time, on the blocked matmul). Formulas in the header.
+#include "tensor/ops/scaled_dot_product_attention_backward.h"
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "nn/attention.h"
-#include "tensor/autograd.h"
 #include "tensor/ops.h"
+#include "tensor/ops/scaled_dot_product_attention_internal.h"
 
-namespace vitlab::nn {
+namespace vitlab {
 
 namespace {
 
-void check_shapes(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
-                  const Tensor& out) {
-    if (q.dim() != 4 || k.shape() != q.shape() || v.shape() != q.shape())
+void check_shapes(const char* op, const Tensor& dout, const Tensor& q, const Tensor& k,
+                  const Tensor& v, const Tensor& out) {
+    detail::check_attention_args(op, q, k, v);
+    if (out.shape() != q.shape() || dout.shape() != q.shape())
         throw ShapeError(
-            fmt::format("attention_heads_backward: expected q, k, v of the same shape "
-                        "(B, H, N, D), got {}, {}, {}",
-                        to_string(q.shape()), to_string(k.shape()), to_string(v.shape())));
-    const Shape merged{q.size(0), q.size(2), q.size(1) * q.size(3)};
-    if (out.shape() != merged || dout.shape() != merged)
-        throw ShapeError(
-            fmt::format("attention_heads_backward: expected out and dout of shape {} "
-                        "(B, N, H * D), got {} and {}",
-                        to_string(merged), to_string(out.shape()), to_string(dout.shape())));
-}
-
-// (B, N, H * D) -> (B, H, N, D), packed.
-Tensor split_heads(const Tensor& t, int64_t H) {
-    const int64_t B = t.size(0), N = t.size(1), D = t.size(2) / H;
-    return t.reshape({B, N, H, D}).transpose(1, 2).contiguous();
+            fmt::format("{}: expected out and dout of shape {} (B, H, N, D), got {} and {}", op,
+                        to_string(q.shape()), to_string(out.shape()), to_string(dout.shape())));
 }
 
 }  // namespace
 
-AttentionGrads attention_heads_backward(const Tensor& dout, const Tensor& q, const Tensor& k,
-                                        const Tensor& v, const Tensor& out, float scale,
-                                        Kernel kernel) {
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& dout, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const Tensor& out, float scale,
+                                                     Kernel kernel) {
     if (resolve(kernel) == Kernel::Naive)
-        return attention_heads_backward_naive(dout, q, k, v, out, scale);
-    return attention_heads_backward_blocked(dout, q, k, v, out, scale);
+        return scaled_dot_product_attention_backward_naive(dout, q, k, v, out, scale);
+    return scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, scale);
 }
 
-AttentionGrads attention_heads_backward_naive(const Tensor& dout, const Tensor& q, const Tensor& k,
-                                              const Tensor& v, const Tensor& out, float scale) {
-    check_shapes(dout, q, k, v, out);
+AttentionGrads scaled_dot_product_attention_backward_naive(const Tensor& dout, const Tensor& q,
+                                                           const Tensor& k, const Tensor& v,
+                                                           const Tensor& out, float scale) {
+    check_shapes("scaled_dot_product_attention_backward", dout, q, k, v, out);
     const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
     const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
-    const Tensor o = split_heads(out, H), dO = split_heads(dout, H);
+    const Tensor o = out.contiguous(), dO = dout.contiguous();
     AttentionGrads g{zeros(q.shape()), zeros(q.shape()), zeros(q.shape())};
     std::vector<double> p(static_cast<size_t>(N)), ds(static_cast<size_t>(N));
     for (int64_t bh = 0; bh < B * H; ++bh) {
@@ -100,13 +89,13 @@ AttentionGrads attention_heads_backward_naive(const Tensor& dout, const Tensor& 
     return g;
 }
 
-AttentionGrads attention_heads_backward_blocked(const Tensor& dout, const Tensor& q,
-                                                const Tensor& k, const Tensor& v, const Tensor& out,
-                                                float scale) {
-    check_shapes(dout, q, k, v, out);
-    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
-    const Tensor o = out.reshape({B, N, H, D}).transpose(1, 2);  // (B, H, N, D) views
-    const Tensor dO = dout.reshape({B, N, H, D}).transpose(1, 2);
+AttentionGrads scaled_dot_product_attention_backward_blocked(const Tensor& dout, const Tensor& q,
+                                                             const Tensor& k, const Tensor& v,
+                                                             const Tensor& out, float scale) {
+    check_shapes("scaled_dot_product_attention_backward", dout, q, k, v, out);
+    const int64_t B = q.size(0), H = q.size(1);
+    const Tensor& o = out;  // (B, H, N, D), any strides
+    const Tensor& dO = dout;
     AttentionGrads g{empty(q.shape()), empty(q.shape()), empty(q.shape())};
     for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < H; ++h) {
@@ -129,20 +118,4 @@ AttentionGrads attention_heads_backward_blocked(const Tensor& dout, const Tensor
     return g;
 }
 
-Tensor attention_heads_recorded(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                Kernel kernel) {
-    if (!autograd::recording(q, k, v)) return attention_heads(q, k, v, scale, nullptr, kernel);
-    return autograd::recorded([&] { return attention_heads(q, k, v, scale, nullptr, kernel); },
-                              [&](Tensor& out) {
-                                  autograd::record(
-                                      out, "AttentionBackward", {q, k, v}, {q, k, v, out},
-                                      [scale, kernel](const Tensor& dy, const autograd::Node& n) {
-                                          const AttentionGrads g = attention_heads_backward(
-                                              dy, n.saved_tensor(0), n.saved_tensor(1),
-                                              n.saved_tensor(2), n.saved_tensor(3), scale, kernel);
-                                          return std::vector<Tensor>{g.dq, g.dk, g.dv};
-                                      });
-                              });
-}
-
-}  // namespace vitlab::nn
+}  // namespace vitlab
