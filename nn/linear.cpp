@@ -30,34 +30,7 @@ Tensor Linear::forward(const Tensor& x) const {
     }
     // (..., in) @ (in, out) + bias -> (..., out): one big matrix product, the bias added to
     // each tile as it is finished (tensor/ops/linear.h).
-    const Kernel kernel = resolve(Kernel::Default);
-    PackedB packed;
-    if (kernel == Kernel::Blocked) packed = current_pack();
-    return packed.empty() ? vitlab::linear(x, weight, bias, kernel)
-                          : vitlab::linear(x, packed, bias);
-}
-
-namespace {
-bool same_view(const Tensor& a, const Tensor& b) {
-    return a.data() == b.data() && a.shape() == b.shape() && a.strides() == b.strides();
-}
-}  // namespace
-
-void Linear::prepack() const {
-    std::lock_guard<std::mutex> lock(pack_mutex_);
-    packed_ = pack_b(weight.transpose(0, 1));  // (in, out)
-    packed_from_ = weight;
-}
-
-bool Linear::is_prepacked() const {
-    std::lock_guard<std::mutex> lock(pack_mutex_);
-    return !packed_.empty() && same_view(packed_from_, weight);
-}
-
-PackedB Linear::current_pack() const {
-    std::lock_guard<std::mutex> lock(pack_mutex_);
-    if (packed_.empty() || !same_view(packed_from_, weight)) return PackedB();
-    return packed_;  // shares the panels; a concurrent prepack() cannot free them under us
+    return vitlab::linear(x, weight, bias);
 }
 
 }  // namespace vitlab::nn

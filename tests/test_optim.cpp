@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "nn/attention_backward.h"
 #include "optim/optim.h"
 #include "tensor/autograd.h"
 #include "tests/fixture.h"
@@ -226,25 +225,6 @@ TEST_CASE("vit_fmnist: the preset has torchvision's 205,962 parameters") {
 
 namespace {
 
-// The ViT forward written out of place, so that the tape records it: Block and Mlp::forward
-// write into tensors the tape saved, and Attention::forward does not record yet (the same
-// formulation as tests/test_autograd.cpp's ViT gradient test). images (B, 1, 28, 28) ->
-// logits (B, 10).
-Tensor recorded_forward(const VisionTransformer& model, const Tensor& images) {
-    const int64_t B = images.size(0), N = model.config.num_tokens();
-    const int64_t H = model.config.num_heads, D = model.config.head_dim();
-    Tensor x = model.embed(images);
-    for (const auto& block : model.blocks) {
-        const Tensor qkv =
-            block.attn.qkv(block.norm1(x)).reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});
-        const Tensor heads = nn::attention_heads_recorded(qkv.select(0, 0), qkv.select(0, 1),
-                                                          qkv.select(0, 2), block.attn.scale);
-        x = x + block.attn.proj(heads);
-        x = x + block.mlp.fc2(gelu(block.mlp.fc1(block.norm2(x))));
-    }
-    return model.forward_head(model.norm(x));
-}
-
 // Trains vit_fmnist on one fixed batch of 16 random images with labels 0..9, 0..5 for `steps`
 // steps; returns the loss before each step. Every parameter must receive a gradient.
 template <class MakeOptimizer>
@@ -259,7 +239,7 @@ std::vector<float> train_steps(int steps, MakeOptimizer make_optimizer) {
     const Tensor target = from_vector(labels, {16});
     std::vector<float> losses;
     for (int s = 0; s < steps; ++s) {
-        Tensor loss = cross_entropy(recorded_forward(model, images), target);
+        Tensor loss = cross_entropy(model(images), target);
         losses.push_back(loss.item());
         loss.backward();
         if (s == 0) model.check_grads();

@@ -115,9 +115,9 @@ int main() {
             "(0: the same kernels doing the same sums in the same order give the same bits.)\n");
     else
         fmt::print(
-            "(Not 0: the model's attention is fused (nn/attention.cpp): it scales, exponentiates\n"
-            " and sums the scores in another order than matmul, softmax, matmul do here, and\n"
-            " floats rounded in another order differ in their last digits.)\n");
+            "(Not 0: the model's attention is fused (scaled_dot_product_attention): it scales,\n"
+            " exponentiates and sums the scores in another order than matmul, softmax, matmul\n"
+            " do here, and floats rounded in another order differ in their last digits.)\n");
     const TopK top_model = topk(logits, 5, -1), top_hand = topk(by_hand, 5, -1);
     fmt::print("Top-5 classes, model:   ");
     for (int64_t i = 0; i < 5; ++i) fmt::print(" {}", top_model.indices.at({0, i}));
