@@ -225,6 +225,18 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     }
 }
 
+std::vector<SavedEntry> saved_tensors(const Tensor& root) {
+    std::vector<SavedEntry> out;
+    if (!root.autograd_meta()) return out;
+    std::vector<Meta*> order;
+    topological_order(root.autograd_meta(), order);
+    for (const Meta* m : order) {
+        if (!m->grad_fn || m->grad_fn->released) continue;
+        for (const Saved& s : m->grad_fn->saved) out.push_back({m->grad_fn->name, s.tensor});
+    }
+    return out;
+}
+
 }  // namespace autograd
 
 // ---- the Tensor methods of tensor.h ---------------------------------------------------------

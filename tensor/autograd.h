@@ -122,6 +122,16 @@ Tensor recorded(Forward forward, Record record_fn) {
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs,
             const std::vector<Tensor>& saved, Node::Fn fn);
 
+// Read-only, for looking at what a forward kept (tutorial 10): every tensor saved by the nodes
+// of the graph behind root that no backward has freed yet, with the name of the op that saved
+// it, one entry per save (a tensor two ops saved appears twice; a parameter saved by linear is
+// there too). Empty for a leaf.
+struct SavedEntry {
+    const char* op;  // "LinearBackward", ...
+    Tensor tensor;   // detached: the same storage, no history
+};
+std::vector<SavedEntry> saved_tensors(const Tensor& root);
+
 // The walk behind Tensor::backward (autograd.cpp).
 void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph);
 
