@@ -59,10 +59,11 @@ void Module::check_grads() const {
     if (missing.empty()) return;
     std::string names;
     for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
-    throw AutogradError("check_grads: " + std::to_string(missing.size()) +
-                        " parameter(s) received no gradient from backward(): " + names +
-                        ". They did not take part in the loss, or an op between them and the "
-                        "loss did not record (NoGrad, detach(), or an op without a backward)");
+    throw AutogradError(fmt::format(
+        "check_grads: {} parameter(s) received no gradient from backward(): {}. They did not take "
+        "part in the loss, or an op between them and the loss did not record (NoGrad, detach(), "
+        "or an op without a backward)",
+        missing.size(), names));
 }
 
 std::vector<std::pair<std::string, const Module*>> Module::named_children() const {

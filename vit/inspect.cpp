@@ -25,11 +25,9 @@ Tensor attention_rollout(const std::vector<Tensor>& attn_probs, float residual_w
     for (size_t l = 0; l < attn_probs.size(); ++l) {
         const Shape& s = attn_probs[l].shape();
         if (s.size() != 4 || s[2] != s[3] || s != first)
-            throw ShapeError("attention_rollout: block " + std::to_string(l) +
-                             " has attention of shape " + to_string(s) + ", expected " +
-                             (first.size() == 4 && first[2] == first[3]
-                                  ? to_string(first)
-                                  : std::string("(B, H, T, T)")));
+            throw ShapeError(fmt::format(
+                "attention_rollout: block {} has attention of shape {}, expected {}", l, s,
+                first.size() == 4 && first[2] == first[3] ? to_string(first) : "(B, H, T, T)"));
     }
     const int64_t T = first[2];
     Tensor identity = zeros({T, T});

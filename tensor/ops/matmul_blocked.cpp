@@ -235,7 +235,7 @@ void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias
 
 PackedB pack_b(const Tensor& b) {
     if (b.dim() != 2)
-        throw ShapeError("pack_b: expected a 2-d b (K, N), got " + to_string(b.shape()));
+        throw ShapeError(fmt::format("pack_b: expected a 2-d b (K, N), got {}", b.shape()));
     const Isa isa = current_isa();
     const MatmulKernels& mk = cpu::kernels(isa).matmul;
     const int64_t K = b.size(0), N = b.size(1), panels = panels_of(mk, N);
@@ -256,15 +256,15 @@ PackedB pack_b(const Tensor& b) {
 }
 
 void gemm_blocked(const Tensor& a, const PackedB& b, Tensor& c, const float* bias) {
+    // The checks of check_gemm_args (matmul_internal.h), for a b that is already packed.
     const Shape b_shape{b.K, b.N};
     if (a.dim() != 2 || a.size(1) != b.K)
-        throw ShapeError("gemm_blocked: cannot multiply " + to_string(a.shape()) + " by packed " +
-                         to_string(b_shape));
+        throw ShapeError(
+            fmt::format("gemm_blocked: cannot multiply {} by packed {}", a.shape(), b_shape));
     const Shape want{a.size(0), b.N};
     if (c.shape() != want)
-        throw ShapeError("gemm_blocked: c has shape " + to_string(c.shape()) + ", expected " +
-                         to_string(want) + " for " + to_string(a.shape()) + " @ packed " +
-                         to_string(b_shape));
+        throw ShapeError(fmt::format("gemm_blocked: c has shape {}, expected {} for {} @ packed {}",
+                                     c.shape(), want, a.shape(), b_shape));
     if (!c.is_contiguous()) throw std::invalid_argument("gemm_blocked: c must be contiguous");
     if (c.numel() > 0 && c.shares_storage_with(a))
         throw std::invalid_argument("gemm_blocked: c must not share storage with a");
