@@ -24,24 +24,32 @@ int64_t row_length(const Tensor& rows) {
     return rows.dim() == 0 ? 1 : rows.size(-1);
 }
 
-}  // namespace
-
-Tensor softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim) {
-    check_same(dy, y, "softmax_backward");
-    if (y.dim() == 0) return zeros(Shape{});  // softmax of one number is 1: constant
-    const int64_t d = wrap_dim(dim, y.dim(), "softmax_backward");
+// dx for every row of y (and dy) along dim, from row(y, dy, dx, n): the loop both backwards
+// share, on rows packed contiguous.
+template <class Row>
+Tensor backward_by_rows(const Tensor& dy, const Tensor& y, int64_t dim, const char* op, Row row) {
+    check_same(dy, y, op);
+    if (y.dim() == 0) return zeros(Shape{});  // a function of one number that is constant
+    const int64_t d = wrap_dim(dim, y.dim(), op);
     const Tensor yr = detail::to_rows(y, d), dyr = detail::to_rows(dy, d);
     Tensor dx = empty(yr.shape());
     const int64_t n = row_length(yr), rows = n ? yr.numel() / n : 0;
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* yy = yr.data() + r * n;
-        const float* g = dyr.data() + r * n;
-        float* o = dx.data() + r * n;
-        double dot = 0.0;  // sum_j dy_j * y_j
-        for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(g[j]) * yy[j];
-        for (int64_t j = 0; j < n; ++j) o[j] = static_cast<float>(yy[j] * (g[j] - dot));
-    }
+    for (int64_t r = 0; r < rows; ++r)
+        row(yr.data() + r * n, dyr.data() + r * n, dx.data() + r * n, n);
     return detail::from_rows(dx, d);
+}
+
+}  // namespace
+
+Tensor softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim) {
+    return backward_by_rows(dy, y, dim, "softmax_backward",
+                            [](const float* yy, const float* g, float* o, int64_t n) {
+                                double dot = 0.0;  // sum_j dy_j * y_j
+                                for (int64_t j = 0; j < n; ++j)
+                                    dot += static_cast<double>(g[j]) * yy[j];
+                                for (int64_t j = 0; j < n; ++j)
+                                    o[j] = static_cast<float>(yy[j] * (g[j] - dot));
+                            });
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
@@ -69,22 +77,14 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
 }
 
 Tensor log_softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim) {
-    check_same(dy, y, "log_softmax_backward");
-    if (y.dim() == 0) return zeros(Shape{});
-    const int64_t d = wrap_dim(dim, y.dim(), "log_softmax_backward");
-    const Tensor yr = detail::to_rows(y, d), dyr = detail::to_rows(dy, d);
-    Tensor dx = empty(yr.shape());
-    const int64_t n = row_length(yr), rows = n ? yr.numel() / n : 0;
-    for (int64_t r = 0; r < rows; ++r) {
-        const float* yy = yr.data() + r * n;
-        const float* g = dyr.data() + r * n;
-        float* o = dx.data() + r * n;
-        double total = 0.0;  // sum_j dy_j
-        for (int64_t j = 0; j < n; ++j) total += g[j];
-        for (int64_t j = 0; j < n; ++j)
-            o[j] = static_cast<float>(g[j] - std::exp(static_cast<double>(yy[j])) * total);
-    }
-    return detail::from_rows(dx, d);
+    return backward_by_rows(
+        dy, y, dim, "log_softmax_backward",
+        [](const float* yy, const float* g, float* o, int64_t n) {
+            double total = 0.0;  // sum_j dy_j
+            for (int64_t j = 0; j < n; ++j) total += g[j];
+            for (int64_t j = 0; j < n; ++j)
+                o[j] = static_cast<float>(g[j] - std::exp(static_cast<double>(yy[j])) * total);
+        });
 }
 
 }  // namespace vitlab
