@@ -97,7 +97,7 @@ CXXFLAGS_ALL := -std=c++17 $(OPT) $(ARCH) -Wall -Wextra -Werror -pthread -I. $(E
 	-DVITLAB_SOURCE_DIR=\"$(CURDIR)\" -MMD -MP $(CXXFLAGS)
 LDLIBS_ALL := $(LDOPT) -pthread $(EXTRA_LIB) -lfmt -lz $(LDLIBS)
 
-LIB_SRCS := $(shell find tensor nn vit vision dataset optim -name '*.cpp' 2>/dev/null | sort)
+LIB_SRCS := $(shell find tensor nn vit vision dataset optim train -name '*.cpp' 2>/dev/null | sort)
 TEST_SRCS := $(sort $(wildcard tests/*.cpp))
 TUTORIAL_SRCS := $(sort $(wildcard tutorials/[0-9]*.cpp))
 BENCH_SRCS := $(sort $(wildcard bench/*.cpp))
@@ -194,7 +194,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	$(Q)$(CXX) $(CXXFLAGS_ALL) $< $(LIB) -o $@ $(LDLIBS_ALL) $(BENCH_LIBS)
 
 format:
-	clang-format -i $$(find tensor nn vit vision cli tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)
+	clang-format -i $$(find tensor nn vit vision dataset optim train cli tests tutorials bench tools -name '*.cpp' -o -name '*.h' | grep -v fixtures)
 
 clean:
 	rm -rf build
