@@ -15,9 +15,53 @@
 # compiler the harmless line '\#include <...>' and said "present" for every header. Here the
 # '#' is plain shell text, the same for every make version.
 #
+# `tools/deps.sh --data` (make deps-data: `make run` and `make train`, never `make test`) checks
+# instead for the Fashion-MNIST files tutorial 11 and `vit train` read, in FASHION_MNIST_DIR
+# (default /usr/share/datasets/fashion-mnist), and installs Debian's dataset-fashion-mnist when
+# they are missing. Without apt-get it says where to get them and exits 0: tutorial 11 then
+# says it is skipped, and everything else still runs.
+#
 # .ci/deps-check runs this with a compiler that sees no system headers and an apt-get stub, to
 # prove that a bare machine gets doctest-dev and libfmt-dev installed.
 set -u
+
+# The program to run as root: "" when we are root, sudo otherwise, or nothing (exit 1) when
+# there is no sudo either.
+root_prefix() {
+    if [ "$(id -u)" = 0 ]; then
+        SUDO=""
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        return 1
+    fi
+}
+
+if [ "${1:-}" = "--data" ]; then
+    dir=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+    have_data() {
+        for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte \
+            t10k-labels-idx1-ubyte; do
+            [ -r "$dir/$f.gz" ] || return 1
+        done
+    }
+    have_data && exit 0
+    if command -v apt-get >/dev/null 2>&1 && root_prefix; then
+        echo "vitlab: installing dataset-fashion-mnist with apt-get (Fashion-MNIST, for training)"
+        $SUDO apt-get update -qq || { echo "vitlab: apt-get update failed" >&2; exit 1; }
+        if ! $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; then
+            echo "vitlab: apt-get install dataset-fashion-mnist failed; install it by hand" >&2
+            exit 1
+        fi
+        have_data && exit 0
+        echo "vitlab: dataset-fashion-mnist is installed but $dir lacks its four .gz files" >&2
+        exit 1
+    fi
+    echo "vitlab: Fashion-MNIST is not in $dir: apt-get install dataset-fashion-mnist, or put" \
+        "the four .gz files of github.com/zalandoresearch/fashion-mnist there (or set" \
+        "FASHION_MNIST_DIR); the training tutorial and vit train need them" >&2
+    exit 0
+fi
 
 CXX=${CXX:-c++}
 EXTRA_INC=${EXTRA_INC:-}
@@ -41,15 +85,11 @@ have_stb || optional="libstb-dev"
 [ -z "$required" ] && [ -z "$optional" ] && exit 0
 
 if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then
-        if ! command -v sudo >/dev/null 2>&1; then
-            echo "vitlab: missing packages:$required $optional; install them as root:" \
-                "apt-get install$required $optional" >&2
-            [ -n "$required" ] && exit 1
-            exit 0
-        fi
-        SUDO=sudo
+    if ! root_prefix; then
+        echo "vitlab: missing packages:$required $optional; install them as root:" \
+            "apt-get install$required $optional" >&2
+        [ -n "$required" ] && exit 1
+        exit 0
     fi
     if [ -n "$required" ]; then
         echo "vitlab: installing$required with apt-get (needed to build)"
