@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""To PyTorch and back: load a vitlab-trained ViT into torchvision and check that it computes the same logits.
+"""To PyTorch and back: a vitlab-trained ViT in torchvision, checked to give the same logits.
 
 A model trained by vitlab (tutorials/11_training.cpp, or `vit train --out DIR`) is saved as
 model.safetensors with timm's parameter names. This script puts those numbers into PyTorch's
@@ -136,8 +136,9 @@ def infer_config(state, path, num_heads):
             "blocks.0.mlp.fc1.weight"]
     missing = [k for k in need if k not in state]
     if missing:
+        held = ", ".join(sorted(state)[:5]) + (", ..." if len(state) > 5 else "")
         raise InputError(f"{path}: not a ViT checkpoint in timm naming: no {', '.join(missing)} "
-                         f"(it holds {', '.join(sorted(state)[:5])}{', ...' if len(state) > 5 else ''})")
+                         f"(it holds {held})")
     C, in_chans, P, _ = state["patch_embed.proj.weight"].shape
     tokens = state["pos_embed"].shape[1]
     grid = int(round((tokens - 1) ** 0.5))
@@ -223,7 +224,8 @@ def compare(name, vitlab_logits, torch_logits, tolerance):
 def vit_run(vit, model_path, images, num_heads):
     """vitlab's logits for images through `vit run` (a scratch directory holds the files)."""
     with tempfile.TemporaryDirectory(prefix="vitlab_roundtrip_") as tmp:
-        x_path, y_path = os.path.join(tmp, "input.safetensors"), os.path.join(tmp, "logits.safetensors")
+        x_path = os.path.join(tmp, "input.safetensors")
+        y_path = os.path.join(tmp, "logits.safetensors")
         write_safetensors(x_path, {"input": images})
         # The head count is not in the tensors' shapes: --model names the preset that has it.
         cmd = [vit, "run", "--weights", model_path, "--input", x_path, "--output", y_path]
@@ -241,7 +243,8 @@ def vit_run(vit, model_path, images, num_heads):
 def find_files(path, model_arg):
     """(model.safetensors, logits.safetensors or None) from a directory or a file."""
     if os.path.isdir(path):
-        model, logits = os.path.join(path, "model.safetensors"), os.path.join(path, "logits.safetensors")
+        model = os.path.join(path, "model.safetensors")
+        logits = os.path.join(path, "logits.safetensors")
     elif os.path.basename(path).startswith("logits"):
         model, logits = os.path.join(os.path.dirname(path), "model.safetensors"), path
     else:
@@ -294,7 +297,8 @@ def main():
             if images.dim() != 4 or tuple(want.shape) != expected_shape:
                 raise InputError(f"{logits_path}: images {tuple(images.shape)} and logits "
                                  f"{tuple(want.shape)}; expected (N, C, H, W) and {expected_shape}")
-            print(f"{logits_path}: images {tuple(images.shape)}, vitlab's logits {tuple(want.shape)}")
+            print(f"{logits_path}: images {tuple(images.shape)}, "
+                  f"vitlab's logits {tuple(want.shape)}")
             ok &= compare("vitlab's saved logits", want, model(images), args.tolerance)
         if args.images:
             images, labels = fashion_mnist_test(args.data, args.images)

@@ -23,7 +23,8 @@
 //     前三名概率），画出训练后模型的注意力图和注意力展开，并以 timm 的参数名保存模型，
 //     PyTorch 可以直接加载（tools/pytorch_roundtrip.py 检查两边的 logits 一致）。
 // Needs the dataset: apt-get install dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/).
-// Run: make run T=11 (files go to build/tutorial_11/, or to the folder given as argument);
+// Run: make run T=11 (files go to build/tutorial_11/, or build/tutorials/11_training OUT_DIR
+// [DATA_DIR] to choose the folder for the files and the one holding the dataset);
 // VITLAB_THREADS=1 to train on one thread. Longer training, the whole dataset and a
 // checkpoint to resume: `build/vit train`. Back to the start: README.md in this folder.
 #include <algorithm>
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
     std::filesystem::path out_dir = std::filesystem::temp_directory_path() / "vitlab_tutorial_11";
 #endif
     if (argc > 1) out_dir = argv[1];
+    const std::string data_dir = argc > 2 ? argv[2] : dataset::kFashionMnistDir;
     std::filesystem::create_directories(out_dir);
     tutorial::Timer total_time;
 
@@ -189,10 +191,12 @@ int main(int argc, char** argv) {
             "Fashion-MNIST: 28 x 28 grey pictures of clothes, 10 classes");
     ImageDataset train_all, test_all;
     try {
-        train_all = dataset::load_fashion_mnist(dataset::Split::Train);
-        test_all = dataset::load_fashion_mnist(dataset::Split::Test);
-    } catch (const dataset::DatasetNotFound& e) {
-        fmt::print(stderr, "{}\n", e.what());  // names the file and `apt-get install ...`
+        train_all = dataset::load_fashion_mnist(dataset::Split::Train, data_dir);
+        test_all = dataset::load_fashion_mnist(dataset::Split::Test, data_dir);
+    } catch (const std::exception& e) {
+        // Missing: DatasetNotFound names the file and `apt-get install dataset-fashion-mnist`;
+        // damaged: IdxError names the file and what is wrong with it.
+        fmt::print(stderr, "{}\n", e.what());
         return 2;
     }
     step("load_fashion_mnist(Split::Train)", fmt::format("{} images", train_all.size()));
