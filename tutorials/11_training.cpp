@@ -53,7 +53,7 @@ using dataset::ImageDataset;
 namespace {
 
 // The recipe. The subset is what keeps `make run` short: the full 60,000 images for 10 epochs
-// is `vit train`'s job (about 90% test accuracy).
+// are `vit train`'s job.
 constexpr int64_t kTrainImages = 6000;  // the first 6,000 of the 60,000 training images
 constexpr int64_t kTestImages = 1000;   // the first 1,000 of the 10,000 test images
 constexpr int kEpochs = 2;
@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
     options.seed = 0;
     dataset::DataLoader loader(train, options);
     dataset::Batch batch;
-    loader.start_epoch();
+    loader.start_epoch();  // a look at one batch; the training loop starts its own epochs
     loader.next(batch);
     step("images, labels = next(loader)", batch.images.shape());
     step("labels (int64)", fmt::format("({},)  first: {}, {}, {}", batch.labels.size(),
@@ -279,8 +279,9 @@ int main(int argc, char** argv) {
     const int64_t total_steps = kEpochs * loader.num_batches();
     const int64_t warmup_steps = total_steps / 10;
     optim::WarmupCosineLR sched(opt, warmup_steps, total_steps);
-    step("lr", fmt::format("0 -> {} in {} steps, cosine -> 0 at step {}", kLr, warmup_steps,
-                           total_steps));
+    // WarmupCosineLR's start_factor (1e-3) makes the first lr kLr / 1000, not 0.
+    step("lr", fmt::format("{:.0e} -> {} in {} steps, cosine -> 0 at step {}", kLr * 1e-3, kLr,
+                           warmup_steps, total_steps));
 
     // ---- 5. the training loop ----------------------------------------------------------------
     heading("Step 5", "训练循环", "The training loop",
