@@ -208,7 +208,8 @@ int train(const Args& args, std::ostream& out, const Report& report) {
     o.until_epoch = args.get_int("--until-epoch", 0, 1, o.epochs);
     o.batch_size = args.get_int("--batch", 128, 1, 65536);
     o.lr = args.get_double("--lr", 3e-3, 0.0, 10.0);
-    if (!(o.lr > 0)) throw UsageError("--lr must be a number from 0 to 10, above 0, got 0");
+    if (!(o.lr > 0))
+        throw UsageError(fmt::format("--lr must be above 0, got '{}'", args.get("--lr")));
     o.weight_decay = args.get_double("--weight-decay", 0.05, 0.0, 10.0);
     o.warmup = args.get_double("--warmup", 0.1, 0.0, 0.99);
     o.label_smoothing = static_cast<float>(args.get_double("--label-smoothing", 0.0, 0.0, 1.0));

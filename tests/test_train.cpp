@@ -304,3 +304,108 @@ TEST_CASE("DataLoader: start_epoch(e) replays epoch e alone") {
     CHECK(epoch_batches(alone, 2) == third);
     CHECK(epoch_batches(alone, 1) != third);
 }
+
+// ---- vit train, end to end -----------------------------------------------------------------
+
+namespace {
+
+struct Run {
+    int code;
+    std::string out, err;
+};
+
+Run vit(std::vector<std::string> args) {
+    args.insert(args.begin(), "vit");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    std::ostringstream out, err;
+    const int code = cli::vit_main(int(argv.size()), argv.data(), out, err);
+    return {code, out.str(), err.str()};
+}
+
+// The generated sets as Fashion-MNIST's four files (gzip) in dir.
+void write_dataset(const std::string& dir) {
+    const auto write = [&](const std::string& prefix, const dataset::ImageDataset& d) {
+        std::vector<uint8_t> labels;
+        for (int64_t l : d.labels) labels.push_back(static_cast<uint8_t>(l));
+        dataset::write_idx(dir + "/" + prefix + "-images-idx3-ubyte.gz", {d.size(), 28, 28},
+                           d.pixels);
+        dataset::write_idx(dir + "/" + prefix + "-labels-idx1-ubyte.gz", {d.size()}, labels);
+    };
+    write("train", train_set());
+    write("t10k", test_set());
+}
+
+}  // namespace
+
+TEST_CASE("vit train: trains, then classify names the classes and explain draws the model") {
+    TempDir tmp;
+    write_dataset(tmp.dir.string());
+    const std::string out = tmp.path("run");
+    const std::vector<std::string> size = {"--dim", "16",    "--depth", "1",       "--heads",
+                                           "2",     "--mlp", "32",      "--patch", "7"};
+    std::vector<std::string> args = {
+        "train",   "--data", "fashion-mnist", "--data-dir", tmp.dir.string(), "--epochs", "3",
+        "--batch", "50",     "--out",         out,          "--threads",      "1"};
+    args.insert(args.end(), size.begin(), size.end());
+    const Run r = vit(args);
+    CAPTURE(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.err.find("vit train: epoch 3/3  train loss") != std::string::npos);
+    CHECK(r.err.find("vit train: peak memory (RSS)") != std::string::npos);
+    CHECK(r.out.find(out + ": epoch 3, test accuracy") == 0);
+    CHECK(parse_metrics_csv(read_bytes(out + "/metrics.csv")).size() == 3);
+
+    // The first 4 test images as PNG files named by their class.
+    const Run exported = vit({"train", "--data", "fashion-mnist", "--data-dir", tmp.dir.string(),
+                              "--export-test-images", tmp.path("images"), "--test-limit", "4"});
+    REQUIRE(exported.code == 0);
+    const std::vector<std::string> names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                            "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                            "Bag",         "Ankle boot"};
+    const int64_t label0 = test_set().labels[0];
+    const std::string png0 = tmp.path(fmt::format(
+        "images/test_00000_{}.png", label0 == 0 ? "T-shirt_top" : names[size_t(label0)]));
+    REQUIRE(std::filesystem::is_regular_file(png0));
+    const Image im = read_image(png0);
+    CHECK(im.channels == 1);
+    CHECK(std::vector<uint8_t>(im.pixels) ==
+          std::vector<uint8_t>(test_set().pixels.begin(), test_set().pixels.begin() + 784));
+
+    // classify: the gray image normalised with the checkpoint's mean and std, the class names
+    // from its metadata; the same answer as the model run by hand.
+    const Run c = vit({"classify", "--weights", out + "/model.safetensors", png0, "--topk", "1"});
+    CAPTURE(c.err);
+    REQUIRE(c.code == 0);
+    const Checkpoint ck = load_checkpoint(out + "/model.safetensors");
+    const auto model = make_vit(ck);
+    Tensor x(Shape{1, 1, 28, 28});
+    for (int64_t i = 0; i < 784; ++i)
+        x.data()[i] = (test_set().pixels[size_t(i)] / 255.0f - dataset::kFashionMnistMean) /
+                      dataset::kFashionMnistStd;
+    const Tensor logits = (*model)(x);
+    int64_t best = 0;
+    for (int64_t k = 1; k < 10; ++k)
+        if (logits.at({0, k}) > logits.at({0, best})) best = k;
+    CHECK(c.out.find(fmt::format("{}  (class {}, logit {:.4f})", names[size_t(best)], best,
+                                 logits.at({0, best}))) != std::string::npos);
+    CHECK(c.out.find("mean (0.286), std (0.353)") != std::string::npos);
+
+    const Run e = vit(
+        {"explain", "--weights", out + "/model.safetensors", png0, "--out", tmp.path("pictures")});
+    CAPTURE(e.err);
+    CHECK(e.code == 0);
+    CHECK(read_image(tmp.path("pictures/attention_rollout.png")).width > 0);
+    CHECK(read_image(tmp.path("pictures/position_embedding_similarity.png")).width > 0);
+
+    const Run i = vit({"info", "--weights", out + "/model.safetensors"});
+    CHECK(i.code == 0);
+    CHECK(i.out.find("28 x 28, 1 channels, patches 7 x 7") != std::string::npos);
+    CHECK(i.out.find("heads 2 of 8 dims (the checkpoint's metadata)") != std::string::npos);
+
+    // --resume with nothing left to train changes nothing and succeeds.
+    const std::string before = read_bytes(out + "/model.safetensors");
+    args.push_back("--resume");
+    CHECK(vit(args).code == 0);
+    CHECK(read_bytes(out + "/model.safetensors") == before);
+}
