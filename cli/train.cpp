@@ -223,6 +223,12 @@ int train(const Args& args, std::ostream& out, const Report& report) {
     const bool exporting = args.has("--export-test-images");
     if (!exporting) o.out_dir = args.required("--out");
     const std::string data_dir = args.get("--data-dir", dataset::kFashionMnistDir);
+    // The output folder first: a file in the way fails now, not after the first epoch.
+    if (!o.out_dir.empty()) {
+        std::error_code ec;
+        if (std::filesystem::exists(o.out_dir, ec) && !std::filesystem::is_directory(o.out_dir, ec))
+            throw UsageError(fmt::format("--out '{}' is not a directory", o.out_dir));
+    }
 
     const dataset::ImageDataset test =
         first(dataset::load_fashion_mnist(dataset::Split::Test, data_dir),
