@@ -227,6 +227,40 @@ void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::
                                      to_string(t.shape()), non_finite_source(ck)));
 }
 
+namespace {
+
+// The checkpoint's "class_names": a JSON array of exactly num_classes non-empty strings.
+std::vector<std::string> metadata_class_names(const Checkpoint& ck) {
+    const auto bad = [&](const std::string& why) {
+        return CheckpointError(
+            fmt::format("checkpoint '{}': metadata 'class_names' {}", ck.path, why));
+    };
+    json::Value v;
+    try {
+        v = json::parse(ck.metadata.at("class_names"));
+    } catch (const json::ParseError& e) {
+        throw bad(fmt::format("is not JSON: {}", e.what()));
+    }
+    if (!v.is(json::Type::Array)) throw bad("is not a JSON array of names");
+    std::vector<std::string> names;
+    for (const json::Value& item : v.as_array()) {
+        const bool control =
+            item.is(json::Type::String) &&
+            std::any_of(item.as_string().begin(), item.as_string().end(),
+                        [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+        if (!item.is(json::Type::String) || item.as_string().empty() ||
+            item.as_string().size() > kMaxLabelBytes || control)
+            throw bad("holds something other than a name (a non-empty string on one line)");
+        names.push_back(item.as_string());
+    }
+    if (names.size() != static_cast<size_t>(ck.config.num_classes))
+        throw bad(
+            fmt::format("holds {} names for {} classes", names.size(), ck.config.num_classes));
+    return names;
+}
+
+}  // namespace
+
 // ---- vit info ----------------------------------------------------------------------------------
 
 namespace {
@@ -297,7 +331,24 @@ int info(const Args& args, std::ostream& out, const Report& /*report*/) {
         "bias {}, layer norm eps {}\n",
         c.embed_dim, c.depth, c.num_heads, c.head_dim(), ck.heads_source, c.mlp_dim,
         c.qkv_bias ? "yes" : "no", c.layer_norm_eps);
-    out << fmt::format("classes     {}\n", c.num_classes);
+    std::string names;
+    if (ck.metadata.count("class_names")) {
+        try {
+            names = fmt::format(": {}", fmt::join(metadata_class_names(ck), ", "));
+        } catch (const CheckpointError&) {
+            names = " (the metadata's class names are unusable; vit classify says why)";
+        }
+    }
+    out << fmt::format("classes     {}{}\n", c.num_classes, names);
+    // Written by `vit train`: where the run was when it saved these weights.
+    const auto meta = [&](const char* key) {
+        auto it = ck.metadata.find(key);
+        return it == ck.metadata.end() ? std::string() : it->second;
+    };
+    if (!meta("epoch").empty() && !meta("step").empty())
+        out << fmt::format("trained     by vit train: {} epochs done, step {}{}{}\n", meta("epoch"),
+                           meta("step"), meta("mid_epoch") == "true" ? " (saved mid-epoch)" : "",
+                           meta("test_acc").empty() ? "" : ", test accuracy " + meta("test_acc"));
     out << fmt::format("parameters  {} ({} as float32)\n", grouped(c.num_parameters()),
                        mb(4.0 * c.num_parameters()));
     out << fmt::format(
@@ -341,32 +392,6 @@ const char* kClassifyHelp =
     "An image that cannot be read is reported on stderr and the others are still classified;\n"
     "the exit status is then 2.\n"
     "\n";
-
-// The checkpoint's "class_names": a JSON array of exactly num_classes non-empty strings.
-std::vector<std::string> metadata_class_names(const Checkpoint& ck) {
-    const auto bad = [&](const std::string& why) {
-        return CheckpointError(
-            fmt::format("checkpoint '{}': metadata 'class_names' {}", ck.path, why));
-    };
-    json::Value v;
-    try {
-        v = json::parse(ck.metadata.at("class_names"));
-    } catch (const json::ParseError& e) {
-        throw bad(fmt::format("is not JSON: {}", e.what()));
-    }
-    if (!v.is(json::Type::Array)) throw bad("is not a JSON array of names");
-    std::vector<std::string> names;
-    for (const json::Value& item : v.as_array()) {
-        if (!item.is(json::Type::String) || item.as_string().empty() ||
-            item.as_string().size() > kMaxLabelBytes)
-            throw bad("holds something other than a name (a non-empty string)");
-        names.push_back(item.as_string());
-    }
-    if (names.size() != static_cast<size_t>(ck.config.num_classes))
-        throw bad(
-            fmt::format("holds {} names for {} classes", names.size(), ck.config.num_classes));
-    return names;
-}
 
 // --labels, else the names a training run wrote into the checkpoint, else ImageNet's for 1000
 // classes, else "class 0", "class 1", ...

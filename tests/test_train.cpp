@@ -403,6 +403,25 @@ TEST_CASE("vit train: trains, then classify names the classes and explain draws 
     CHECK(i.out.find("28 x 28, 1 channels, patches 7 x 7") != std::string::npos);
     CHECK(i.out.find("heads 2 of 8 dims (the checkpoint's metadata)") != std::string::npos);
 
+    // Metadata that cannot be used is an error naming the entry.
+    const auto with_metadata = [&](const std::string& key, const std::string& value) {
+        SafetensorsHeader header;
+        const TensorMap tensors = load_safetensors(out + "/model.safetensors", &header);
+        header.metadata[key] = value;
+        save_safetensors(tmp.path("edited.safetensors"), tensors, header.metadata);
+        return vit({"classify", "--weights", tmp.path("edited.safetensors"), png0});
+    };
+    Run bad = with_metadata("class_names", R"(["a", "b", "c"])");
+    CHECK(bad.code == 2);
+    CHECK(bad.err.find("metadata 'class_names' holds 3 names for 10 classes") != std::string::npos);
+    bad = with_metadata("class_names", R"(["a\nb", "b", "c", "d", "e", "f", "g", "h", "i", "j"])");
+    CHECK(bad.err.find("a non-empty string on one line") != std::string::npos);
+    bad = with_metadata("num_heads", "3");
+    CHECK(bad.err.find("3 heads do not divide the width 16") != std::string::npos);
+    bad = with_metadata("mean", "0.5,0.5");
+    CHECK(bad.err.find("metadata 'mean' is '0.5,0.5', expected 1 comma-separated numbers") !=
+          std::string::npos);
+
     // --resume with nothing left to train changes nothing and succeeds.
     const std::string before = read_bytes(out + "/model.safetensors");
     args.push_back("--resume");
