@@ -26,6 +26,7 @@
 #include "train/trainer.h"
 #include "vision/image.h"
 #include "vision/png_write.h"
+#include "vision/transforms.h"
 #include "vit/checkpoint.h"
 
 using namespace vitlab;
@@ -427,4 +428,32 @@ TEST_CASE("vit train: trains, then classify names the classes and explain draws 
     args.push_back("--resume");
     CHECK(vit(args).code == 0);
     CHECK(read_bytes(out + "/model.safetensors") == before);
+}
+
+// (vision/, for classify and explain of a gray model; here beside the model that needs it.)
+TEST_CASE("preprocess with one channel: gray images as they are, colour by PIL's luminance") {
+    Image rgb;
+    rgb.width = 4, rgb.height = 1, rgb.channels = 3;
+    rgb.pixels = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255};
+    // PIL: Image.new("RGB", ...).convert("L") gives 76 for red, 150 green, 29 blue, 255 white.
+    const Tensor g = to_gray_tensor(rgb);
+    CHECK(g.shape() == Shape{1, 1, 4});
+    const std::vector<float> want = {76 / 255.0f, 150 / 255.0f, 29 / 255.0f, 1.0f};
+    CHECK(g.to_vector() == want);
+
+    Image gray;
+    gray.width = 2, gray.height = 2, gray.channels = 1;
+    gray.pixels = {0, 51, 102, 255};
+    PreprocessConfig p;
+    p.input_size = 2;
+    p.channels = 1;
+    p.mean = {0.2f};
+    p.stddev = {0.5f};
+    const Tensor x = preprocess(gray, p);
+    CHECK(x.shape() == Shape{1, 1, 2, 2});
+    CHECK(x.at({0, 0, 1, 0}) == doctest::Approx((102 / 255.0f - 0.2f) / 0.5f));
+    p.mean = {0.2f, 0.2f, 0.2f};
+    CHECK_THROWS_WITH_AS(preprocess(gray, p),
+                         doctest::Contains("mean and std need 1 values (gray), got 3 and 1"),
+                         ShapeError);
 }

@@ -105,6 +105,7 @@ void save_training_state(const std::string& dir, const VisionTransformer& model,
     m["run.global_step"] = std::to_string(state.global_step);
     m["run.steps_per_epoch"] = std::to_string(steps_per_epoch);
     m["run.batch_size"] = std::to_string(options.batch_size);
+    m["run.epochs"] = std::to_string(options.epochs);
     m["run.loss_sum"] = number(state.loss_sum);
     m["run.seconds"] = number(state.seconds);
     m["run.correct"] = std::to_string(state.correct);
@@ -159,6 +160,7 @@ RunState load_training_state(const std::string& dir, VisionTransformer& model,
         throw std::runtime_error(
             fmt::format("--resume: {}: step {} is not epoch {} x {} steps + {}", opt_path,
                         s.global_step, s.epoch, steps_per_epoch, s.step_in_epoch));
+    s.planned_epochs = need_int(m, "run.epochs", opt_path);
     s.loss_sum = need_double(m, "run.loss_sum", opt_path);
     s.seconds = need_double(m, "run.seconds", opt_path);
     s.correct = need_int(m, "run.correct", opt_path);

@@ -28,9 +28,10 @@ namespace vitlab::train {
 
 // Where a run stands, besides the weights and the optimiser's buffers.
 struct RunState {
-    int64_t epoch = 0;          // epochs finished
-    int64_t step_in_epoch = 0;  // > 0: saved mid-epoch, after this many steps of epoch + 1
-    int64_t global_step = 0;    // optimiser steps of the whole run
+    int64_t epoch = 0;           // epochs finished
+    int64_t step_in_epoch = 0;   // > 0: saved mid-epoch, after this many steps of epoch + 1
+    int64_t global_step = 0;     // optimiser steps of the whole run
+    int64_t planned_epochs = 0;  // the --epochs of the run that saved it
     // The running sums of the unfinished epoch (mid-epoch only).
     double loss_sum = 0, seconds = 0;
     int64_t correct = 0, seen = 0;

@@ -120,6 +120,11 @@ TrainResult fit(VisionTransformer& model, const dataset::ImageDataset& train,
                 ? fmt::format(", step {} of {}", state.step_in_epoch + 1, steps_per_epoch)
                 : "",
             state.global_step, total_steps);
+        if (state.planned_epochs != o.epochs)
+            log << fmt::format(
+                "note: the run was planned for {} epochs, now {}: its learning-rate schedule "
+                "changes from here on\n",
+                state.planned_epochs, o.epochs);
     }
     if (state.epoch >= o.epochs)
         log << fmt::format("the run in {} has done {} epochs already: nothing to train\n",
