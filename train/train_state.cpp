@@ -160,7 +160,8 @@ RunState load_training_state(const std::string& dir, VisionTransformer& model,
         throw std::runtime_error(
             fmt::format("--resume: {}: step {} is not epoch {} x {} steps + {}", opt_path,
                         s.global_step, s.epoch, steps_per_epoch, s.step_in_epoch));
-    s.planned_epochs = need_int(m, "run.epochs", opt_path);
+    // (Absent in the files of the first version of vit train.)
+    s.planned_epochs = m.count("run.epochs") ? need_int(m, "run.epochs", opt_path) : options.epochs;
     s.loss_sum = need_double(m, "run.loss_sum", opt_path);
     s.seconds = need_double(m, "run.seconds", opt_path);
     s.correct = need_int(m, "run.correct", opt_path);
