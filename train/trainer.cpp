@@ -217,11 +217,17 @@ TrainResult fit(VisionTransformer& model, const dataset::ImageDataset& train,
             m.images_per_s, m.seconds);
         log.flush();
         save();
-        if (o.stop && *o.stop) break;  // the epoch's checkpoint is the one to resume from
+        if (o.stop && *o.stop && state.epoch < last_epoch) {
+            // Asked to stop during the epoch's last step or its test pass: its checkpoint is
+            // the one to resume from.
+            log << fmt::format("interrupted after epoch {}: --resume continues with epoch {}\n",
+                               state.epoch, state.epoch + 1);
+            break;
+        }
     }
     result.history = state.history;
     result.global_step = state.global_step;
-    result.interrupted = o.stop && *o.stop && state.epoch < o.epochs;
+    result.interrupted = o.stop && *o.stop && state.epoch < last_epoch;
     return result;
 }
 
