@@ -76,6 +76,19 @@ int64_t Args::get_int(const std::string& name, int64_t fallback, int64_t min, in
     return v;
 }
 
+double Args::get_double(const std::string& name, double fallback, double min, double max) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return fallback;
+    const std::string& s = it->second;
+    char* end = nullptr;
+    errno = 0;
+    const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < min || v > max)
+        throw UsageError(
+            fmt::format("{} must be a number from {} to {}, got '{}'", name, min, max, s));
+    return v;
+}
+
 std::vector<float> Args::get_floats(const std::string& name, size_t n, bool positive) const {
     auto it = values_.find(name);
     if (it == values_.end()) return {};

@@ -36,6 +36,9 @@ class Args {
     std::string required(const std::string& name) const;
     // An integer in [min, max]: "--topk must be an integer from 1 to 1000000, got 'x'".
     int64_t get_int(const std::string& name, int64_t fallback, int64_t min, int64_t max) const;
+    // A finite number in [min, max], read as a double (3e-3 stays 0.003, not float's
+    // 0.0030000000261): "--lr must be a number from 0 to 10, got 'x'".
+    double get_double(const std::string& name, double fallback, double min, double max) const;
     // "0.5,0.4,0.3" -> 3 floats, or one float repeated n times; each finite, and > 0 when
     // positive is set. Empty when the option is absent.
     std::vector<float> get_floats(const std::string& name, size_t n, bool positive) const;

@@ -1,4 +1,4 @@
-// commands.cpp: the `vit` command's table of its five commands (usage in vit_main.h), and
+// commands.cpp: the `vit` command's table of its six commands (usage in vit_main.h), and
 // three of them: info, classify and run (summary and explain have their own files).
 //
 // Each command is a function of its parsed arguments that writes to `out` and throws on any
@@ -89,18 +89,66 @@ Checkpoint load_for_command(const Args& args) {
     return load_checkpoint(args.required("--weights"), options);
 }
 
-// Google's checkpoints (timm's augreg ones, and every Hugging Face google/vit-*) were trained on
-// images scaled to [-1, 1]: mean = std = 0.5. Others use ImageNet's mean and std.
+namespace {
+
+// "0.286" or "0.485,0.456,0.406": n finite numbers (positive for a std) from a checkpoint's
+// metadata entry `key`.
+std::vector<float> metadata_floats(const Checkpoint& ck, const std::string& key, size_t n,
+                                   bool positive) {
+    const std::string& text = ck.metadata.at(key);
+    std::vector<float> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = std::min(text.find(',', start), text.size());
+        const std::string item = text.substr(start, comma - start);
+        char* end = nullptr;
+        const float v = item.empty() ? NAN : std::strtof(item.c_str(), &end);
+        if (item.empty() || *end != '\0' || !std::isfinite(v) || (positive && !(v > 0.0f))) break;
+        out.push_back(v);
+        start = comma + 1;
+    }
+    if (out.size() != n)
+        throw CheckpointError(fmt::format(
+            "checkpoint '{}': metadata '{}' is '{}', expected {} comma-separated {}numbers (one "
+            "per channel)",
+            ck.path, key, text.substr(0, 60), n, positive ? "positive " : ""));
+    return out;
+}
+
+}  // namespace
+
+// A checkpoint written by `vit train` names its normalisation in its metadata; it saw its
+// images as they are (no resize: crop_pct 1). Google's checkpoints (timm's augreg ones, and
+// every Hugging Face google/vit-*) were trained on images scaled to [-1, 1]: mean = std = 0.5.
+// Others use ImageNet's mean and std.
 PreprocessConfig preprocess_for_command(const Checkpoint& ck, const Args& args, std::string* why) {
+    const int64_t channels = ck.config.in_chans;
+    if (channels != 1 && channels != 3)
+        throw CheckpointError(fmt::format(
+            "checkpoint '{}': the model takes {} channels; images give 1 (gray) or 3 (RGB)",
+            ck.path, channels));
+    const auto n = static_cast<size_t>(channels);
     const bool google = ck.naming == Naming::HuggingFace ||
                         lower(ck.model_name).find("augreg") != std::string::npos ||
                         lower(ck.path).find("augreg") != std::string::npos;
     PreprocessConfig p = vit_preprocess_config(ck.config.img_size, google);
-    *why = ck.naming == Naming::HuggingFace ? "Hugging Face ViT: mean = std = 0.5"
-           : google                         ? "augreg checkpoint: mean = std = 0.5"
-                                            : "ImageNet mean and std";
-    if (args.has("--mean")) p.mean = args.get_floats("--mean", 3, false);
-    if (args.has("--std")) p.stddev = args.get_floats("--std", 3, true);
+    p.channels = channels;
+    if (ck.metadata.count("mean") && ck.metadata.count("std")) {
+        p.crop_pct = 1.0;
+        p.mean = metadata_floats(ck, "mean", n, false);
+        p.stddev = metadata_floats(ck, "std", n, true);
+        *why = "the checkpoint's metadata";
+    } else if (channels == 1) {
+        p.mean = {0.5f};
+        p.stddev = {0.5f};
+        *why = "gray model without metadata: mean = std = 0.5";
+    } else {
+        *why = ck.naming == Naming::HuggingFace ? "Hugging Face ViT: mean = std = 0.5"
+               : google                         ? "augreg checkpoint: mean = std = 0.5"
+                                                : "ImageNet mean and std";
+    }
+    if (args.has("--mean")) p.mean = args.get_floats("--mean", n, false);
+    if (args.has("--std")) p.stddev = args.get_floats("--std", n, true);
     if (args.has("--mean") || args.has("--std")) *why = "--mean/--std";
     return p;
 }
@@ -179,6 +227,40 @@ void check_finite_for_command(const Tensor& t, const Checkpoint& ck, const std::
                                      to_string(t.shape()), non_finite_source(ck)));
 }
 
+namespace {
+
+// The checkpoint's "class_names": a JSON array of exactly num_classes non-empty strings.
+std::vector<std::string> metadata_class_names(const Checkpoint& ck) {
+    const auto bad = [&](const std::string& why) {
+        return CheckpointError(
+            fmt::format("checkpoint '{}': metadata 'class_names' {}", ck.path, why));
+    };
+    json::Value v;
+    try {
+        v = json::parse(ck.metadata.at("class_names"));
+    } catch (const json::ParseError& e) {
+        throw bad(fmt::format("is not JSON: {}", e.what()));
+    }
+    if (!v.is(json::Type::Array)) throw bad("is not a JSON array of names");
+    std::vector<std::string> names;
+    for (const json::Value& item : v.as_array()) {
+        const bool control =
+            item.is(json::Type::String) &&
+            std::any_of(item.as_string().begin(), item.as_string().end(),
+                        [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+        if (!item.is(json::Type::String) || item.as_string().empty() ||
+            item.as_string().size() > kMaxLabelBytes || control)
+            throw bad("holds something other than a name (a non-empty string on one line)");
+        names.push_back(item.as_string());
+    }
+    if (names.size() != static_cast<size_t>(ck.config.num_classes))
+        throw bad(
+            fmt::format("holds {} names for {} classes", names.size(), ck.config.num_classes));
+    return names;
+}
+
+}  // namespace
+
 // ---- vit info ----------------------------------------------------------------------------------
 
 namespace {
@@ -249,7 +331,24 @@ int info(const Args& args, std::ostream& out, const Report& /*report*/) {
         "bias {}, layer norm eps {}\n",
         c.embed_dim, c.depth, c.num_heads, c.head_dim(), ck.heads_source, c.mlp_dim,
         c.qkv_bias ? "yes" : "no", c.layer_norm_eps);
-    out << fmt::format("classes     {}\n", c.num_classes);
+    std::string names;
+    if (ck.metadata.count("class_names")) {
+        try {
+            names = fmt::format(": {}", fmt::join(metadata_class_names(ck), ", "));
+        } catch (const CheckpointError&) {
+            names = " (the metadata's class names are unusable; vit classify says why)";
+        }
+    }
+    out << fmt::format("classes     {}{}\n", c.num_classes, names);
+    // Written by `vit train`: where the run was when it saved these weights.
+    const auto meta = [&](const char* key) {
+        auto it = ck.metadata.find(key);
+        return it == ck.metadata.end() ? std::string() : it->second;
+    };
+    if (!meta("epoch").empty() && !meta("step").empty())
+        out << fmt::format("trained     by vit train: {} epochs done, step {}{}{}\n", meta("epoch"),
+                           meta("step"), meta("mid_epoch") == "true" ? " (saved mid-epoch)" : "",
+                           meta("test_acc").empty() ? "" : ", test accuracy " + meta("test_acc"));
     out << fmt::format("parameters  {} ({} as float32)\n", grouped(c.num_parameters()),
                        mb(4.0 * c.num_parameters()));
     out << fmt::format(
@@ -294,9 +393,13 @@ const char* kClassifyHelp =
     "the exit status is then 2.\n"
     "\n";
 
-std::vector<std::string> class_names(const Args& args, int64_t num_classes) {
+// --labels, else the names a training run wrote into the checkpoint, else ImageNet's for 1000
+// classes, else "class 0", "class 1", ...
+std::vector<std::string> class_names(const Args& args, const Checkpoint& ck) {
+    const int64_t num_classes = ck.config.num_classes;
     const auto n = static_cast<size_t>(num_classes);
     if (args.has("--labels")) return load_labels(args.required("--labels"), n);
+    if (ck.metadata.count("class_names")) return metadata_class_names(ck);
     if (num_classes == 1000) {
         try {
             return load_labels(imagenet_labels_path(), n);
@@ -318,14 +421,9 @@ int classify(const Args& args, std::ostream& out, const Report& report) {
     const bool as_json = args.has("--json");
 
     const Checkpoint ck = load_for_command(args);
-    if (ck.config.in_chans != 3)
-        throw CheckpointError(
-            fmt::format("checkpoint '{}': the model takes {} channels; images "
-                        "have 3 (RGB)",
-                        ck.path, ck.config.in_chans));
     std::string why;
     const PreprocessConfig pre = preprocess_for_command(ck, args, &why);
-    const std::vector<std::string> names = class_names(args, ck.config.num_classes);
+    const std::vector<std::string> names = class_names(args, ck);
     const auto model = make_vit(ck);
     const int64_t k = std::min(k_wanted, ck.config.num_classes);
     if (!as_json)
@@ -340,7 +438,7 @@ int classify(const Args& args, std::ostream& out, const Report& report) {
     int status = 0;
     for (const std::string& path : images) {
         try {
-            const Tensor x = preprocess(read_image(path), pre);  // (1, 3, S, S)
+            const Tensor x = preprocess(read_image(path), pre);  // (1, C, S, S)
             const Tensor logits = (*model)(x);                   // (1, classes)
             const TopK top = topk(softmax(logits, -1), k, -1);   // (1, k)
             check_finite_for_command(logits, ck, "the logits are");
@@ -455,6 +553,7 @@ const char* kMainHelp =
     "  run        raw forward: a (B, 3, H, W) tensor in, logits out (safetensors files)\n"
     "  summary    the model as a table: layers, output shapes, parameters, multiply-adds\n"
     "  explain    pictures (PNG): patch grid, attention maps, rollout, position embeddings\n"
+    "  train      train a ViT from scratch on Fashion-MNIST (checkpoint, metrics, curves)\n"
     "\n"
     "'vit <command> --help' shows a command's options. Exit status: 0 on success, 2 on bad\n"
     "usage or bad input (one line on stderr naming the file and the problem).\n";
@@ -463,7 +562,8 @@ const Command kCommands[] = {{"info", kInfoHelp, &kInfoOptions, info},
                              {"classify", kClassifyHelp, &kClassifyOptions, classify},
                              {"run", kRunHelp, &kRunCommandOptions, run},
                              {"summary", kSummaryHelp, &kSummaryOptions, summary},
-                             {"explain", kExplainHelp, &kExplainOptions, explain}};
+                             {"explain", kExplainHelp, &kExplainOptions, explain},
+                             {"train", kTrainHelp, &kTrainOptions, train}};
 
 // One line: a message from a hostile file may hold newlines or other control bytes.
 std::string one_line(std::string s) {
@@ -555,7 +655,8 @@ int vit_main(int argc, const char* const* argv, std::ostream& out, std::ostream&
         if (words[0] == c.name) command = &c;
     if (!command) {
         err << fmt::format(
-            "vit: unknown command '{}' (commands: info, classify, run, summary, explain; see 'vit "
+            "vit: unknown command '{}' (commands: info, classify, run, summary, explain, train; "
+            "see 'vit "
             "--help')\n",
             shortened(one_line(words[0])));
         return 2;

@@ -1,4 +1,4 @@
-// commands.h: the `vit` command's five commands and the steps they share, declared once.
+// commands.h: the `vit` command's six commands and the steps they share, declared once.
 //
 // A command is a function of its parsed arguments that writes to `out`, returns the exit status
 // (0, or 2 after reporting a problem with one item) and throws on any other problem. The table
@@ -7,6 +7,7 @@
 //   info, classify, run   cli/commands.cpp
 //   summary               cli/summary.cpp
 //   explain               cli/explain.cpp
+//   train                 cli/train.cpp (the loop itself is train/trainer.h)
 #pragma once
 
 #include <functional>
@@ -47,6 +48,11 @@ int summary(const Args& args, std::ostream& out, const Report& report);
 extern const std::vector<Option> kExplainOptions;
 extern const char* const kExplainHelp;
 int explain(const Args& args, std::ostream& out, const Report& report);
+
+extern const std::vector<Option> kTrainOptions;
+extern const char* const kTrainHelp;
+// Returns 130 when stopped by Ctrl-C (after saving a checkpoint).
+int train(const Args& args, std::ostream& out, const Report& report);
 
 // ---- steps shared by the commands (commands.cpp) -----------------------------------------------
 

@@ -116,11 +116,6 @@ int explain(const Args& args, std::ostream& out, const Report& /*report*/) {
 
     const Checkpoint ck = load_for_command(args);
     const ViTConfig& c = ck.config;
-    if (c.in_chans != 3)
-        throw CheckpointError(
-            fmt::format("checkpoint '{}': the model takes {} channels; images "
-                        "have 3 (RGB)",
-                        ck.path, c.in_chans));
     const std::vector<int64_t> layers = index_list(args, "--layers", {0, c.depth - 1}, c.depth);
     std::vector<int64_t> all_heads;
     for (int64_t h = 0; h < c.num_heads; ++h) all_heads.push_back(h);
@@ -129,7 +124,7 @@ int explain(const Args& args, std::ostream& out, const Report& /*report*/) {
 
     std::string why;
     const PreprocessConfig pre = preprocess_for_command(ck, args, &why);
-    const Tensor images = preprocess(read_image(image_path), pre);  // (1, 3, S, S)
+    const Tensor images = preprocess(read_image(image_path), pre);  // (1, C, S, S)
     const auto model = make_vit(ck);
 
     // The forward pass, block by block, keeping each block's attention (1, H, T,
@@ -156,8 +151,10 @@ int explain(const Args& args, std::ostream& out, const Report& /*report*/) {
     };
     // Small inputs (a 32 x 32 test model) are enlarged to stay visible.
     const int zoom = static_cast<int>(std::max<int64_t>(1, 256 / c.img_size));
-    const Image seen =
-        scale_nearest(to_image(unnormalize(images.select(0, 0), pre.mean, pre.stddev)), zoom);
+    // The input as the model saw it, (C, S, S) back in [0, 1]; a gray one drawn as RGB.
+    Tensor shown = unnormalize(images.select(0, 0), pre.mean, pre.stddev);
+    if (shown.size(0) == 1) shown = cat({shown, shown, shown}, 0);
+    const Image seen = scale_nearest(to_image(shown), zoom);
     Image grid = seen;
     patch_grid(grid, static_cast<int>(c.patch_size) * zoom, {255, 255, 255});
     save("patches.png", grid);

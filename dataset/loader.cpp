@@ -13,6 +13,11 @@ Tensor Batch::targets() const {
     return t;
 }
 
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
+    Generator mix(seed ^ (static_cast<uint64_t>(epoch) * 0xD1B54A32D192ED03ull));
+    return mix.next_u64();
+}
+
 int64_t uniform_int(Generator& gen, int64_t n) {
     if (n <= 0) throw std::invalid_argument(fmt::format("uniform_int: n = {} must be > 0", n));
     const uint64_t range = static_cast<uint64_t>(n);
@@ -64,7 +69,11 @@ int64_t DataLoader::num_batches() const {
     return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
-void DataLoader::start_epoch() {
+void DataLoader::start_epoch(int64_t epoch) {
+    if (epoch < 0)
+        throw std::invalid_argument(fmt::format("DataLoader: epoch = {} must be >= 0", epoch));
+    gen_ = Generator(epoch_seed(options_.seed, epoch));
+    next_epoch_ = epoch + 1;
     std::iota(order_.begin(), order_.end(), int64_t(0));
     if (options_.shuffle)
         for (int64_t i = static_cast<int64_t>(order_.size()) - 1; i > 0; --i)

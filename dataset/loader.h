@@ -3,7 +3,7 @@
 //
 //   DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 0});
 //   for (int epoch = 0; epoch < 10; ++epoch)
-//       for (loader.start_epoch(); loader.next(batch);)
+//       for (loader.start_epoch(epoch); loader.next(batch);)
 //           ... batch.images (B, 1, 28, 28), batch.labels (B) int64, batch.targets() (B)
 //
 // Each image goes through, in this order:
@@ -11,8 +11,10 @@
 //     pixels, then cut an H x W window at a random offset (dy, dx) in [0, 2 * padding]^2
 //   RandomHorizontalFlip(p = 0.5) when hflip is set
 //   ToTensor + Normalize: x = (pixel / 255 - mean) / std
-// The random numbers come from one Generator seeded once: same seed, same epochs, same
-// batches, bit for bit. Epoch e's order is the e-th shuffle of that generator (Fisher-Yates).
+// Epoch e draws its random numbers (the shuffle, Fisher-Yates, then each image's crop and flip
+// in batch order) from its own Generator seeded with epoch_seed(seed, e): same seed, same
+// epochs, same batches, bit for bit, and epoch e can be replayed alone (resuming a training
+// run at epoch e, as PyTorch's DistributedSampler.set_epoch(e) does).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +45,10 @@ struct LoaderOptions {
     float std = kFashionMnistStd;
 };
 
+// The seed of epoch e's Generator: seed and e mixed by one SplitMix64 step, so that nearby
+// seeds and epochs give unrelated streams.
+uint64_t epoch_seed(uint64_t seed, int64_t epoch);
+
 // An integer uniform in [0, n), by rejection so that every value is equally likely.
 int64_t uniform_int(Generator& gen, int64_t n);
 
@@ -57,8 +63,10 @@ class DataLoader {
     DataLoader(ImageDataset&& data, LoaderOptions options) = delete;  // would dangle
 
     int64_t num_batches() const;
-    // Starts an epoch: a new order when shuffling.
-    void start_epoch();
+    // Starts epoch `epoch` (from 0): its order when shuffling, its augmentations.
+    void start_epoch(int64_t epoch);
+    // Starts the epoch after the last one started (epoch 0 first).
+    void start_epoch() { start_epoch(next_epoch_); }
     // The next batch of this epoch; false when the epoch is over.
     bool next(Batch& batch);
 
@@ -68,6 +76,7 @@ class DataLoader {
     Generator gen_;
     std::vector<int64_t> order_;
     int64_t position_ = 0;
+    int64_t next_epoch_ = 0;
     bool started_ = false;
 };
 

@@ -161,5 +161,25 @@ if command -v python3 >/dev/null; then
         "$VIT" info --weights "$TMP/blocks.safetensors" --heads 4
 fi
 
+# vit train: a missing dataset, an --out that is a file, and Ctrl-C (with the real dataset only).
+expect "train: no dataset" 2 "apt-get install dataset-fashion-mnist" -- \
+    "$VIT" train --data fashion-mnist --data-dir "$TMP/no_dataset" --out "$TMP/run"
+echo keep >"$TMP/outfile"
+expect "train --out a file" 2 "is not a directory" -- \
+    "$VIT" train --data fashion-mnist --out "$TMP/outfile"
+check "  the file is unchanged" bash -c "echo keep | cmp -s - $TMP/outfile"
+FMNIST=/usr/share/datasets/fashion-mnist
+if [ -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
+    # SIGINT after 4 s: the step finishes, a mid-epoch checkpoint is saved, exit status 130.
+    timeout --preserve-status -s INT 4 "$VIT" train --data fashion-mnist --out "$TMP/sigint" \
+        --epochs 100 --train-limit 2560 --test-limit 100 --threads 1 >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    check "train: Ctrl-C exits 130 (got $rc)" test "$rc" -eq 130
+    check "  saying it saved a mid-epoch checkpoint" grep -q "saved a mid-epoch checkpoint" "$TMP/err"
+    check "  which says so in its metadata" grep -aq '"mid_epoch":"true"' "$TMP/sigint/model.safetensors"
+    expect "  and classify loads it" 0 "" -- "$VIT" classify --weights "$TMP/sigint/model.safetensors" \
+        "$TMP/rgb.ppm"
+fi
+
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -87,6 +87,8 @@ TEST_CASE("vit: --help on the command and on each subcommand prints usage and ex
     Result r = vit({"--help"});
     CHECK(r.code == 0);
     CHECK(r.out.find("usage: vit <command>") != std::string::npos);
+    CHECK(vit({"train", "--help"}).out.find("usage: vit train --data fashion-mnist") !=
+          std::string::npos);
     for (const char* command : {"info", "classify", "run"}) {
         CAPTURE(command);
         r = vit({command, "--help"});
@@ -124,6 +126,38 @@ TEST_CASE("vit: bad usage exits 2 with one line saying what is wrong") {
     check_fails(vit({"info", "--weights", kTimm, "--model", "vit_gigantic"}),
                 "unknown model 'vit_gigantic'");
     check_fails(vit({"info", "--weights", kTimm, "--json"}), "unknown option '--json'");
+}
+
+TEST_CASE("vit train: bad flags exit 2 naming the flag and what it expects") {
+    const std::vector<std::string> base = {"train", "--data", "fashion-mnist", "--out",
+                                           "/nonexistent/run"};
+    const auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return vit(args);
+    };
+    check_fails(vit({"train", "--out", "x"}), "vit train: --data is required");
+    check_fails(vit({"train", "--data", "mnist", "--out", "x"}),
+                "--data must be fashion-mnist (the dataset vitlab reads), got 'mnist'");
+    check_fails(vit({"train", "--data", "fashion-mnist"}), "--out is required");
+    check_fails(with({"--epochs", "0"}), "--epochs must be an integer from 1 to 100000, got '0'");
+    check_fails(with({"--batch", "x"}), "--batch must be an integer from 1 to 65536, got 'x'");
+    check_fails(with({"--lr", "fast"}), "--lr must be a number from 0 to 10, got 'fast'");
+    check_fails(with({"--lr", "0"}), "--lr must be above 0, got '0'");
+    check_fails(with({"--lr", "nan"}), "--lr must be a number");
+    check_fails(with({"--warmup", "1"}), "--warmup must be a number from 0 to 0.99, got '1'");
+    check_fails(with({"--weight-decay", "-1"}), "--weight-decay must be a number from 0 to 10");
+    check_fails(with({"--label-smoothing", "2"}), "--label-smoothing must be a number from 0 to 1");
+    check_fails(with({"--crop-padding", "-2"}), "--crop-padding must be an integer from 0 to 27");
+    check_fails(with({"--epochs", "2", "--until-epoch", "3"}),
+                "--until-epoch must be an integer from 1 to 2, got '3'");
+    check_fails(with({"--hflip=yes"}), "--hflip");
+    check_fails(with({"--epoch", "2"}), "unknown option '--epoch'");
+    check_fails(with({"extra"}), "unexpected argument 'extra'");
+    // The dataset is looked for only after every flag is checked; a missing one says how to
+    // install it.
+    check_fails(with({"--data-dir", "/nonexistent/fmnist"}),
+                "apt-get install dataset-fashion-mnist");
 }
 
 TEST_CASE("vit: --kernels and --threads apply to one call and are restored after it") {

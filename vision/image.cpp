@@ -52,6 +52,21 @@ Tensor to_tensor(const Image& image) {
     return out;
 }
 
+Tensor to_gray_tensor(const Image& image) {
+    const int64_t H = image.height, W = image.width, C = image.channels;
+    to_tensor(image);  // the same checks of size and channels, with the same messages
+    Tensor out(Shape{1, H, W});
+    float* o = out.data();
+    const uint8_t* p = image.pixels.data();
+    for (int64_t i = 0; i < H * W; ++i) {
+        const uint8_t* px = p + i * C;
+        const uint32_t luma =
+            C >= 3 ? (19595u * px[0] + 38470u * px[1] + 7471u * px[2] + 0x8000u) >> 16 : px[0];
+        o[i] = static_cast<float>(luma) / 255.0f;
+    }
+    return out;
+}
+
 namespace {
 
 InputFile open_image_file(const std::string& path) {

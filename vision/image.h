@@ -56,6 +56,11 @@ void check_image_size(const std::string& name, int64_t width, int64_t height);
 // R, G and B; alpha is dropped (not blended), as PIL's convert("RGB") does before timm sees it.
 Tensor to_tensor(const Image& image);
 
+// (1, H, W) floats in [0, 1] for a model of one channel (Fashion-MNIST's): gray images give
+// channel 0; colour ones their luminance as PIL's convert("L") rounds it,
+// L = (19595 R + 38470 G + 7471 B + 2^15) >> 16 (ITU-R 601-2: 0.299 R + 0.587 G + 0.114 B).
+Tensor to_gray_tensor(const Image& image);
+
 // The whole file as bytes. Throws ImageError if it cannot be opened or read, or is larger than
 // kMaxImageFileBytes.
 std::vector<uint8_t> read_file_bytes(const std::string& path);

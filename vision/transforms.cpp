@@ -271,13 +271,16 @@ Tensor preprocess(const Image& image, const PreprocessConfig& config) {
             fmt::format("preprocess: input size {} must be in 1..{}", S, kMaxImageSide));
     if (!(config.crop_pct > 0.0) || !std::isfinite(config.crop_pct))
         throw ShapeError(fmt::format("preprocess: crop_pct {} must be positive", config.crop_pct));
-    if (config.mean.size() != 3 || config.stddev.size() != 3)
+    if (config.channels != 1 && config.channels != 3)
         throw ShapeError(
-            fmt::format("preprocess: mean and std need 3 values (R, G, B), got {} "
-                        "and {}",
-                        config.mean.size(), config.stddev.size()));
+            fmt::format("preprocess: channels {} must be 1 (gray) or 3 (RGB)", config.channels));
+    const auto C = static_cast<size_t>(config.channels);
+    if (config.mean.size() != C || config.stddev.size() != C)
+        throw ShapeError(fmt::format("preprocess: mean and std need {} values ({}), got {} and {}",
+                                     C, C == 3 ? "R, G, B" : "gray", config.mean.size(),
+                                     config.stddev.size()));
 
-    Tensor x = to_tensor(image);  // (3, H, W) in [0, 1]
+    Tensor x = C == 3 ? to_tensor(image) : to_gray_tensor(image);  // (C, H, W) in [0, 1]
     const int64_t H = image.height, W = image.width;
     if (H != S || W != S) {
         const double scaled = std::floor(static_cast<double>(S) / config.crop_pct);
@@ -293,9 +296,9 @@ Tensor preprocess(const Image& image, const PreprocessConfig& config) {
                             "shorter side resized to {} it would be {}x{}",
                             W, H, static_cast<int64_t>(scaled), new_w, new_h));
         if (new_h != H || new_w != W) x = resize_bicubic(x, new_h, new_w, config.antialias);
-        x = center_crop(x, S, S);  // (3, S, S)
+        x = center_crop(x, S, S);  // (C, S, S)
     }
-    return normalize(x, config.mean, config.stddev).unsqueeze(0).contiguous();  // (1, 3, S, S)
+    return normalize(x, config.mean, config.stddev).unsqueeze(0).contiguous();  // (1, C, S, S)
 }
 
 }  // namespace vitlab

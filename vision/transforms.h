@@ -63,14 +63,17 @@ struct PreprocessConfig {
     std::vector<float> mean = kImagenetMean;
     std::vector<float> stddev = kImagenetStd;
     bool antialias = true;
+    // 3: RGB (gray repeated); 1: gray (colour images by luminance, to_gray_tensor). mean and
+    // stddev hold one value per channel.
+    int64_t channels = 3;
 };
 
 // timm's eval settings for its ViT checkpoints: crop_pct 0.9 below 384 pixels, 1.0 at 384 and
 // above; mean/std 0.5 for the augreg (Google) checkpoints, ImageNet's otherwise.
 PreprocessConfig vit_preprocess_config(int64_t input_size, bool augreg);
 
-// Image -> (1, 3, S, S), ready for the model. Throws ShapeError ("preprocess: ...") for a bad
-// config or an image so elongated that resizing its shorter side would exceed kMaxImagePixels.
+// Image -> (1, channels, S, S), ready for the model. Throws ShapeError ("preprocess: ...") for a
+// bad config or an image so elongated that resizing its shorter side would exceed kMaxImagePixels.
 Tensor preprocess(const Image& image, const PreprocessConfig& config);
 
 }  // namespace vitlab

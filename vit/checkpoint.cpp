@@ -112,6 +112,24 @@ std::string preset_part(const std::string& model) {
     return model.substr(0, model.find('.'));
 }
 
+// The "num_heads" of a file's metadata: a whole number from 1 to 4096.
+int64_t metadata_heads(const std::map<std::string, std::string>& metadata,
+                       const std::string& path) {
+    const std::string& text = metadata.at("num_heads");
+    size_t used = 0;
+    long long n = 0;
+    try {
+        n = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != text.size() || n < 1 || n > 4096)
+        fail(path, fmt::format("metadata 'num_heads' is '{}', expected a whole number from 1 to "
+                               "4096",
+                               text.substr(0, 40)));
+    return n;
+}
+
 // The five steps. `header`: the tensors were just loaded from that file and nothing else refers
 // to them, so the q, k, v that qkv replaces may give their memory back (release_pages), and
 // the header says how each was stored; nullptr for tensors given in memory (stored as F32).
@@ -339,10 +357,18 @@ Checkpoint build_checkpoint(TensorMap tensors, const std::string& path,
                             const CheckpointOptions& options, const SafetensorsHeader* header) {
     Checkpoint ck;
     ck.path = path;
+    if (header) ck.metadata = header->metadata;
     const DetectedNaming naming = detect_naming(tensors, path);
     ck.naming = naming.naming;
-    ck.config = infer_config(tensors, naming, path, options, &ck.heads_source);
+    // The heads a training run wrote down, when neither --heads nor --model says them.
+    CheckpointOptions with_heads = options;
+    const bool heads_in_metadata = options.num_heads == 0 && options.model.empty() &&
+                                   model_name_in(path).empty() && ck.metadata.count("num_heads");
+    if (heads_in_metadata) with_heads.num_heads = metadata_heads(ck.metadata, path);
+    ck.config = infer_config(tensors, naming, path, with_heads, &ck.heads_source);
+    if (heads_in_metadata) ck.heads_source = "the checkpoint's metadata";
     ck.model_name = options.model.empty() ? model_name_in(path) : options.model;
+    if (ck.model_name.empty() && ck.metadata.count("model")) ck.model_name = ck.metadata["model"];
 
     // 3. The check: every problem is collected; the message gives the first and the count.
     const std::vector<ExpectedTensor> expected = expected_tensors(ck.config, naming);

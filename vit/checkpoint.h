@@ -16,7 +16,8 @@
 //                          head.weight (classes, C)                      -> classes
 //                          the number of blocks.{i}                      -> depth
 //                        The number of heads is invisible in the shapes (qkv is (3C, C) for any
-//                        head count): --heads, else the model's name, else a default by width.
+//                        head count): --heads, else the model's name, else the file's metadata
+//                        ("num_heads", written by `vit train`), else a default by width.
 //   3. expected_tensors  every tensor that configuration needs, with its shape, in the file's
 //                        naming; a missing, extra or misshapen tensor is an error naming it
 //   4. rename            to timm's names; q, k and v are stacked into one qkv (3C, C)
@@ -26,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +73,11 @@ struct Checkpoint {
     std::string model_name;            // --model, or a model name found in the path; "" if neither
     TensorMap tensors;                 // timm's names, every shape checked against config
     std::vector<StoredTensor> stored;  // the file's tensors, in the order of the model
+    // The file's "__metadata__" strings. A checkpoint written by `vit train` (train/) holds
+    // "model", "num_heads", "mean", "std" (one number per channel, comma-separated) and
+    // "class_names" (a JSON array of strings), which the commands use for preprocessing and
+    // labels; published checkpoints hold at most {"format": "pt"}.
+    std::map<std::string, std::string> metadata;
 };
 
 // load_safetensors + checkpoint_from_tensors. Throws FileError for a malformed file and
