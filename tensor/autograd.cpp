@@ -10,10 +10,12 @@
 #include "tensor/autograd.h"
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tensor/autograd_profile.h"
 #include "tensor/ops/elementwise.h"
 
 namespace vitlab {
@@ -136,6 +138,8 @@ void check_inplace(const Tensor& t, const char* op) {
 
 namespace {
 
+BackwardProfile* g_profile = nullptr;  // autograd_profile.h; null: no timing
+
 void topological_order(const std::shared_ptr<Meta>& root, std::vector<Meta*>& order) {
     std::unordered_set<Meta*> seen;
     // Iterative depth first search (a deep model would overflow a recursive one):
@@ -211,6 +215,8 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
                 "first time if you need to",
                 node.name));
         check_versions(node);
+        const auto t0 =
+            g_profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         const std::vector<Tensor> grads = node.backward(g, node);
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             if (!node.needs(i)) continue;
@@ -221,8 +227,18 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
             auto& slot = waiting[node.inputs[i].get()];
             accumulate(slot.first, slot.second, grads[i], /*own=*/false);
         }
+        if (g_profile) {
+            OpTime& t = (*g_profile)[node.name];
+            t.seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            ++t.calls;
+        }
         if (!retain_graph) node.release();
     }
+}
+
+void set_backward_profile(BackwardProfile* profile) {
+    g_profile = profile;
 }
 
 std::vector<SavedEntry> saved_tensors(const Tensor& root) {
