@@ -133,6 +133,12 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
                 for (int64_t r = 0; r < kMR; ++r) dst[r] = rows[r][p];
             continue;
         }
+        if (mv == kMR && a.row == 1) {  // a transposed (dW = dy^T @ x): MR floats in a row
+            const float* src = a.data + (i0 + t) + p0 * a.col;
+            for (int64_t p = 0; p < kc; ++p, dst += kMR, src += a.col)
+                for (int64_t r = 0; r < kMR; ++r) dst[r] = src[r];
+            continue;
+        }
         for (int64_t p = 0; p < kc; ++p, dst += kMR) {
             for (int64_t r = 0; r < mv; ++r) dst[r] = a(i0 + t + r, p0 + p);
             for (int64_t r = mv; r < kMR; ++r) dst[r] = 0.0f;
