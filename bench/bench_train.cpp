@@ -10,9 +10,12 @@
 // 4 heads, MLP 128, 10 classes) with AdamW (lr 3e-3, weight decay 0.05 on timm's groups),
 // batch 128 of fixed random images and labels (seed 1). Warm-up steps, then the median of
 // --steps timed steps in images/s, for 1 and 2 threads.
-// The breakdown (1 thread, after the timed steps): forward / backward / optimiser per step,
-// then each kind of backward node (tensor/autograd_profile.h) and each forward op at the
-// model's shapes, timed alone. The values do not change the time.
+// On a shared machine the wall time includes waits for a core: "cpu ms" is the CPU time of one
+// step (all threads), and "images/cpu-s" the batch over it; with 1 thread that is what an idle
+// core would give. The breakdown (1 thread, after the timed steps) is in CPU time too:
+// forward / backward / optimiser per step, each kind of backward node
+// (tensor/autograd_profile.h), and each forward op at the model's shapes, run alone (median).
+// The values do not change the time.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -118,17 +121,19 @@ struct Trainer {
         return optim::AdamW(optim::param_groups_weight_decay(m.named_parameters(), 0.05), o);
     }
 
-    // One step; with times != nullptr, the wall seconds of forward (with the loss), backward
+    // One step; with times != nullptr, the CPU seconds of forward (with the loss), backward
     // (with zero_grad) and the optimiser are added to it.
     void step(double* times = nullptr) {
         Tensor loss;
-        const double f = bench::seconds_of([&] { loss = cross_entropy(model(images), target); });
-        const double b = bench::seconds_of([&] {
-            opt.zero_grad();
-            loss.backward();
-        });
-        const double o = bench::seconds_of([&] { opt.step(); });
-        if (times) times[0] += f, times[1] += b, times[2] += o;
+        const double c0 = bench::process_cpu_seconds();
+        loss = cross_entropy(model(images), target);
+        const double c1 = bench::process_cpu_seconds();
+        opt.zero_grad();
+        loss.backward();
+        const double c2 = bench::process_cpu_seconds();
+        opt.step();
+        const double c3 = bench::process_cpu_seconds();
+        if (times) times[0] += c1 - c0, times[1] += c2 - c1, times[2] += c3 - c2;
     }
 };
 
@@ -152,7 +157,7 @@ void forward_ops(const Trainer& t, int reps) {
     Tensor y;
     double total = 0.0;
     auto row = [&](const std::string& name, int64_t calls, const std::function<void()>& fn) {
-        const double ms = bench::measure(fn, reps, 2).median * 1e3 * double(calls);
+        const double ms = bench::measure(fn, reps, 2).cpu_median * 1e3 * double(calls);
         total += ms;
         table.row({name, std::to_string(calls), bench::fixed(ms, 2)});
     };
@@ -190,19 +195,22 @@ int main(int argc, char** argv) {
                         {"median ms", 10, bench::Align::Right},
                         {"min ms", 8, bench::Align::Right},
                         {"images/s", 9, bench::Align::Right},
-                        {"cpu/wall", 8, bench::Align::Right}});
+                        {"cpu/wall", 8, bench::Align::Right},
+                        {"cpu ms", 8, bench::Align::Right},
+                        {"images/cpu-s", 12, bench::Align::Right}});
     table.header();
     for (int threads : opt.threads) {
         bench::Threads scope(threads);
         const bench::Timing s = bench::measure([&] { t.step(); }, opt.steps, opt.warmup);
         table.row({std::to_string(threads), bench::fixed(s.median * 1e3, 2),
                    bench::fixed(s.min * 1e3, 2), bench::fixed(double(opt.batch) / s.median, 1),
-                   bench::fixed(s.cpu_per_wall, 2)});
+                   bench::fixed(s.cpu_per_wall, 2), bench::fixed(s.cpu_median * 1e3, 2),
+                   bench::fixed(double(opt.batch) / s.cpu_median, 1)});
     }
     if (!opt.breakdown) return 0;
 
     bench::Threads one(1);
-    std::printf("\nwhere the time goes, 1 thread, mean of %d steps\n\n", opt.steps);
+    std::printf("\nwhere the time goes, 1 thread, CPU time, mean of %d steps\n\n", opt.steps);
     double parts[3] = {0, 0, 0};
     autograd::BackwardProfile prof;
     for (int i = 0; i < opt.steps; ++i) t.step(parts);

@@ -5,8 +5,9 @@
 //   loss.backward();                           // prof["LinearBackward"].seconds, .calls
 //   autograd::set_backward_profile(nullptr);   // off again: the walk reads one pointer a node
 //
-// For benchmarks (bench/bench_train.cpp): a node's time is its backward function's wall time
-// (the kernels it runs on every thread), plus the sums of gradients that meet at its inputs.
+// For benchmarks (bench/bench_train.cpp): a node's time is the CPU time of the whole process
+// (every thread) while its backward function runs, plus the sums of gradients that meet at its
+// inputs: on a shared machine it counts our work only, not the waits for a core.
 // Not thread-safe: set it while no backward runs.
 #pragma once
 

@@ -116,8 +116,34 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
                     const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
     static thread_local FloatBuffer a_buffer;
     const float* a_pack = nullptr;
+    // A row-major or transposed a is read in place by the tiles (each of its rows, or columns,
+    // is contiguous); only a tile cut by the last row of a is packed, alone. With the small K of
+    // a ViT (64, 128, 192) packing a cost as much as the arithmetic on it: a copy of every
+    // element of a for kc multiply-adds each; read in place, the tile's broadcasts just come
+    // from a's own rows.
+    const bool in_place = !a_packed.data && (a.col == 1 || a.row == 1);
     for (int64_t ic = m0; ic < m1; ic += mk.mc) {  // loop 3
         const int64_t mc = std::min(mk.mc, m1 - ic);
+        if (in_place) {
+            for (int64_t jp = jp0; jp < jp1; ++jp) {
+                const float* b_panel = b_panels + (jp - jp0) * kc * mk.nr;
+                const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
+                const float* tile_bias = bias ? bias + j0 : nullptr;
+                for (int64_t ir = 0; ir < mc; ir += mk.mr) {
+                    const int64_t i = ic + ir, mv = std::min(mk.mr, mc - ir);
+                    float* c_tile = c + i * N + j0;
+                    if (mv == mk.mr && nv == mk.nr) {
+                        const Strided rows{a.data + i * a.row + pc * a.col, a.row, a.col};
+                        mk.tile_in_place(kc, rows, b_panel, c_tile, N, accumulate, tile_bias);
+                    } else {
+                        float* dst = a_buffer.reserve(mk.mr * mk.kc);
+                        mk.pack_a(a, i, mk.mr, m1, pc, kc, dst);
+                        mk.tile_edge(kc, dst, b_panel, c_tile, N, accumulate, tile_bias, mv, nv);
+                    }
+                }
+            }
+            continue;
+        }
         if (a_packed.data) {
             a_pack = a_packed.data + pc * a_packed.m_pad + ic * kc;  // packed by gemm_driver
         } else {
