@@ -105,8 +105,13 @@ int64_t panels_of(const MatmulKernels& mk, int64_t N) {
 // i .. i + MR at i * kc inside it, as pack_a lays them out.
 struct APacked {
     const float* data = nullptr;
-    int64_t m_pad = 0;  // rows, rounded up to whole micro-panels
+    int64_t m_pad = 0;      // rows, rounded up to whole micro-panels
+    bool in_place = false;  // not packed at all: see multiply_block
 };
+
+// Up to this K a row-major a is read in place (multiply_block); beyond it (ViT-B's 768 and
+// 3072) it is packed as before, for which the kernels were tuned.
+constexpr int64_t kInPlaceMaxK = 256;
 
 // c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
 // micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1);
@@ -116,12 +121,12 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
                     const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
     static thread_local FloatBuffer a_buffer;
     const float* a_pack = nullptr;
-    // A row-major or transposed a is read in place by the tiles (each of its rows, or columns,
-    // is contiguous); only a tile cut by the last row of a is packed, alone. With the small K of
-    // a ViT (64, 128, 192) packing a cost as much as the arithmetic on it: a copy of every
-    // element of a for kc multiply-adds each; read in place, the tile's broadcasts just come
-    // from a's own rows.
-    const bool in_place = !a_packed.data && (a.col == 1 || a.row == 1);
+    // A transposed a, or a row-major one with a small K, is read in place by the tiles (each
+    // of its rows, or columns, is contiguous); only a tile cut by the last row of a is packed,
+    // alone. With the small K of a small ViT (64, 128, 192) packing a cost as much as the
+    // arithmetic on it (a copy of every element for kc multiply-adds each); read in place, the
+    // tile's broadcasts come from a's own rows. gemm_driver decides (a_packed.in_place).
+    const bool in_place = a_packed.in_place;
     for (int64_t ic = m0; ic < m1; ic += mk.mc) {  // loop 3
         const int64_t mc = std::min(mk.mc, m1 - ic);
         if (in_place) {
@@ -215,8 +220,10 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
     // together, each its share of the row micro-panels, into one buffer that all then read.
     // The packed values are the same, so the result keeps its bits.
     APacked a_packed;
+    a_packed.in_place = (a.row == 1 && a.col != 1) || (a.col == 1 && K <= kInPlaceMaxK);
     Tensor a_buffer;
     if (threads > 1 && !split_rows && M * K >= kMinSharedPack && M * K <= kMaxSharedPack) {
+        a_packed.in_place = false;
         a_packed.m_pad = row_tiles * mk.mr;
         a_buffer = empty({a_packed.m_pad * K});  // large blocks are reused (tensor.cpp)
         float* dst = a_buffer.data();
@@ -231,7 +238,7 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
     }
     auto work = [&](int64_t t0, int64_t t1) {
         if (split_rows)
-            gemm_part(mk, a, APacked(), K, N, packed, b, bias, c, t0 * mk.mr,
+            gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, t0 * mk.mr,
                       std::min(M, t1 * mk.mr), 0, panels);
         else
             gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, 0, M, t0, t1);
