@@ -27,8 +27,33 @@ void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int
     simd::register_tile(kc, simd::StridedRows{a, lda}, b, c, ldc, false, nullptr);
 }
 
+// dst[0 .. n) = src[0 .. n), a register at a time (a head's row is often one register: D = 16).
 void copy(float* dst, const float* src, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    int64_t i = 0;
+    for (; i + simd::kLanes <= n; i += simd::kLanes) simd::store(dst + i, simd::load(src + i));
+    if (i < n) simd::store_part(dst + i, simd::load_part(src + i, n - i, 0.0f), n - i);
+}
+
+// dst[0 .. width) = src[0 .. n) and zeros after it (n <= width, width whole registers).
+void copy_padded(float* dst, const float* src, int64_t n, int64_t width) {
+    for (int64_t i = 0; i < width; i += simd::kLanes) {
+        const int64_t left = n - i;
+        simd::store(dst + i, left >= simd::kLanes ? simd::load(src + i)
+                             : left > 0           ? simd::load_part(src + i, left, 0.0f)
+                                                  : simd::splat(0.0f));
+    }
+}
+
+// x . y over n floats.
+float dot(const float* x, const float* y, int64_t n) {
+    simd::Vec acc = simd::splat(0.0f);
+    int64_t i = 0;
+    for (; i + simd::kLanes <= n; i += simd::kLanes)
+        acc = simd::fmadd(simd::load(x + i), simd::load(y + i), acc);
+    if (i < n)
+        acc = simd::fmadd(simd::load_part(x + i, n - i, 0.0f), simd::load_part(y + i, n - i, 0.0f),
+                          acc);
+    return simd::sum_lanes(acc);
 }
 
 // Packs b (K, N) of one product into kNR-column panels, zero past column N:
@@ -49,11 +74,8 @@ void pack_v(Strided v, int64_t N, int64_t D, float* dst) {
     if (v.col != 1) return pack_panels(v, N, D, dst);
     for (int64_t d0 = 0; d0 < D; d0 += kNR) {
         const int64_t nv = D - d0 < kNR ? D - d0 : kNR;
-        for (int64_t p = 0; p < N; ++p, dst += kNR) {
-            const float* src = v.data + p * v.row + d0;
-            for (int64_t j = 0; j < nv; ++j) dst[j] = src[j];
-            for (int64_t j = nv; j < kNR; ++j) dst[j] = 0.0f;
-        }
+        for (int64_t p = 0; p < N; ++p, dst += kNR)
+            copy_padded(dst, v.data + p * v.row + d0, nv, kNR);
     }
 }
 
@@ -200,7 +222,10 @@ void attention_backward_head(const AttentionBackwardHead& h) {
     // dS = scale P (dP - Delta) over all (rp, np): P is 0 past N in both directions.
     for (int64_t i = 0; i < L.rp; ++i) {
         float delta = 0.0f;
-        for (int64_t d = 0; i < N && d < D; ++d) delta += h.dout(i, d) * h.out(i, d);
+        if (i < N && h.dout.col == 1 && h.out.col == 1)
+            delta = dot(h.dout.data + i * h.dout.row, h.out.data + i * h.out.row, D);
+        else
+            for (int64_t d = 0; i < N && d < D; ++d) delta += h.dout(i, d) * h.out(i, d);
         const simd::Vec vd = simd::splat(delta), vs = simd::splat(h.scale);
         for (int64_t j = 0; j < L.np; j += simd::kLanes) {
             float* row = dS + i * L.ld + j;
