@@ -80,16 +80,20 @@ void pack_v(Strided v, int64_t N, int64_t D, float* dst) {
 }
 
 // The same for k^T (D, N), the b of q @ k^T: element (p, j) = k(j, p). With k's rows
-// contiguous, the whole panels are made of 8 x 8 blocks transposed in registers
-// (simd_transpose.h); a ragged last panel (577 tokens = 36 panels of 16 and 1 more) goes one
-// float at a time.
+// contiguous, every 8 whole columns of a panel are 8 x 8 blocks transposed in registers
+// (simd_transpose.h), the ragged last panel included (50 tokens: 32 + 16 by blocks, 2 more one
+// float at a time); the rest of a panel is zeros.
 void pack_kt(Strided k, int64_t N, int64_t D, float* dst) {
-    const int64_t whole = k.col == 1 && D % 8 == 0 ? N / kNR * kNR : 0;  // columns by blocks
-    for (int64_t j0 = 0; j0 < whole; j0 += kNR, dst += D * kNR)
-        for (int64_t j = 0; j < kNR; j += 8)
+    const bool blocks = k.col == 1 && D % 8 == 0;
+    for (int64_t j0 = 0; j0 < N; j0 += kNR, dst += D * kNR) {
+        const int64_t nv = N - j0 < kNR ? N - j0 : kNR;
+        const int64_t jb = blocks ? nv / 8 * 8 : 0;  // columns done by blocks
+        for (int64_t j = 0; j < jb; j += 8)
             for (int64_t p = 0; p < D; p += 8)
                 simd::transpose8x8(k.data + (j0 + j) * k.row + p, k.row, dst + p * kNR + j, kNR);
-    pack_panels([&](int64_t p, int64_t j) { return k(whole + j, p); }, D, N - whole, dst);
+        for (int64_t p = 0; p < D; ++p)
+            for (int64_t j = jb; j < kNR; ++j) dst[p * kNR + j] = j < nv ? k(j0 + j, p) : 0.0f;
+    }
 }
 
 // One block of query rows of one head (kernels.h: AttentionBlock).
