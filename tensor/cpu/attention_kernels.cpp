@@ -69,8 +69,26 @@ void pack_panels(B b, int64_t K, int64_t N, float* dst) {
     }
 }
 
-// The same for v (N, D) with contiguous rows (col == 1): a row of a panel is one copy.
+// A head no wider than one register (D = 16 with AVX-512, whose tile is 32 wide) takes the
+// products that end in D columns (out = P v; dv, dq, dk in the backward) on a tile one register
+// wide, so that half of every tile is not padding: v is packed in panels of kNarrow then.
+constexpr int64_t kNarrow = simd::kLanes;
+bool narrow(int64_t D) {
+    return kNarrow < kNR && D <= kNarrow;
+}
+
+// The same for v (N, D) with contiguous rows (col == 1): a row of a panel is one copy. A
+// narrow head (see kNarrow) is one panel of kNarrow columns.
 void pack_v(Strided v, int64_t N, int64_t D, float* dst) {
+    if (narrow(D)) {
+        for (int64_t p = 0; p < N; ++p, dst += kNarrow)
+            if (v.col == 1) {
+                copy_padded(dst, v.data + p * v.row, D, kNarrow);
+            } else {
+                for (int64_t j = 0; j < kNarrow; ++j) dst[j] = j < D ? v(p, j) : 0.0f;
+            }
+        return;
+    }
     if (v.col != 1) return pack_panels(v, N, D, dst);
     for (int64_t d0 = 0; d0 < D; d0 += kNR) {
         const int64_t nv = D - d0 < kNR ? D - d0 : kNR;
@@ -94,6 +112,23 @@ void pack_kt(Strided k, int64_t N, int64_t D, float* dst) {
         for (int64_t p = 0; p < D; ++p)
             for (int64_t j = jb; j < kNR; ++j) dst[p * kNR + j] = j < nv ? k(j0 + j, p) : 0.0f;
     }
+}
+
+// o (rp, D rounded up to its panels) = a (rp, kc) @ vp, the panels of pack_v; returns the
+// distance between o's rows. a(r, p) for rows r0 .. r0 + MR comes from rows_at(r0).
+template <class RowsAt>
+int64_t out_product(int64_t rp, int64_t kc, int64_t D, RowsAt rows_at, const float* vp, float* o) {
+    if (narrow(D)) {
+        for (int64_t r = 0; r < rp; r += kMR)
+            simd::register_tile<decltype(rows_at(r)), kMR, kNarrow>(
+                kc, rows_at(r), vp, o + r * kNarrow, kNarrow, false, nullptr);
+        return kNarrow;
+    }
+    const int64_t dp = round_up(D, kNR);
+    for (int64_t d0 = 0; d0 < dp; d0 += kNR)
+        for (int64_t r = 0; r < rp; r += kMR)
+            simd::register_tile(kc, rows_at(r), vp + d0 * kc, o + r * dp + d0, dp, false, nullptr);
+    return dp;
 }
 
 // One block of query rows of one head (kernels.h: AttentionBlock).
@@ -122,10 +157,13 @@ void attend(const AttentionBlock& k) {
 
     // out[rows] = s @ v   (rows_pad, d_pad), then the valid part into the merged output
     float* o = k.o;
-    for (int64_t d0 = 0; d0 < k.d_pad; d0 += kNR)
-        for (int64_t r = 0; r < rows_pad; r += kMR)
-            tile(N, s + r * k.n_pad, k.n_pad, k.vp + d0 * N, o + r * k.d_pad + d0, k.d_pad);
-    for (int64_t r = 0; r < rows; ++r) copy(k.out + r * k.ldo, o + r * k.d_pad, D);
+    const int64_t ldo = out_product(
+        rows_pad, N, D,
+        [&](int64_t r) {
+            return simd::StridedRows{s + r * k.n_pad, k.n_pad};
+        },
+        k.vp, o);
+    for (int64_t r = 0; r < rows; ++r) copy(k.out + r * k.ldo, o + r * ldo, D);
 }
 
 // ---- backward of one head ----------------------------------------------------------------
@@ -188,16 +226,11 @@ void product(int64_t rp, int64_t cols_pad, int64_t kc, A a, const float* b, floa
         }
 }
 
-// Row r of a for the tile: StridedRows from row r, ColumnsAsRows from column r.
+// Row r of a for the tile: StridedRows from row r.
 struct RowsFrom {
     simd::StridedRows s;
     void advance(int64_t r) { s.a += r * s.lda; }
     float operator()(int64_t r, int64_t p) const { return s(r, p); }
-};
-struct ColumnsFrom {
-    ColumnsAsRows c;
-    void advance(int64_t r) { c.m += r; }
-    float operator()(int64_t r, int64_t p) const { return c(r, p); }
 };
 
 // The valid (N, D) corner of o (rp, dp) into dst, rows ld apart.
@@ -240,12 +273,22 @@ void attention_backward_head(const AttentionBackwardHead& h) {
     pack_v(h.dout, N, D, dop);
     pack_v(h.k, N, D, kp);
     pack_v(h.q, N, D, qp);
-    product(L.rp, L.dp, N, ColumnsFrom{{P, L.ld}}, dop, o, L.dp);  // dv = P^T dO
-    store_rows(o, N, D, L.dp, h.dv, h.ldv);
-    product(L.rp, L.dp, N, RowsFrom{{dS, L.ld}}, kp, o, L.dp);  // dq = dS k
-    store_rows(o, N, D, L.dp, h.dq, h.ldq);
-    product(L.rp, L.dp, N, ColumnsFrom{{dS, L.ld}}, qp, o, L.dp);  // dk = dS^T q
-    store_rows(o, N, D, L.dp, h.dk, h.ldk);
+    const int64_t ld = L.ld;
+    const auto columns_of = [ld](const float* m) {
+        return [m, ld](int64_t r) { return ColumnsAsRows{m + r, ld}; };
+    };
+    // dv = P^T dO, dq = dS k, dk = dS^T q
+    int64_t ldo = out_product(L.rp, N, D, columns_of(P), dop, o);
+    store_rows(o, N, D, ldo, h.dv, h.ldv);
+    ldo = out_product(
+        L.rp, N, D,
+        [&](int64_t r) {
+            return simd::StridedRows{dS + r * ld, ld};
+        },
+        kp, o);
+    store_rows(o, N, D, ldo, h.dq, h.ldq);
+    ldo = out_product(L.rp, N, D, columns_of(dS), qp, o);
+    store_rows(o, N, D, ldo, h.dk, h.ldk);
 }
 
 }  // namespace
