@@ -35,8 +35,9 @@ struct MatmulKernels {
     void (*tile_edge)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                       bool accumulate, const float* bias, int64_t m_valid, int64_t n_valid);
     // tile with a read in place, not packed: a (mr, kc) with a(r, p) at data[r * row + p * col]
-    // and row == 1 or col == 1 (a row-major matrix or a transposed one), all mr rows present.
-    void (*tile_in_place)(int64_t kc, Strided a, const float* b, float* c, int64_t ldc,
+    // and row == 1 or col == 1 (a row-major matrix or a transposed one), all mr rows present;
+    // b (kc, nr) with its rows ldb apart (a packed panel: ldb = nr; else b's own rows).
+    void (*tile_in_place)(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
                           bool accumulate, const float* bias);
     // Rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into mr-row micro-panels: micro-panel
     // t holds a[i0 + t * mr + r][p0 + p] at t * mr * kc + p * mr + r; rows past i_end are zero.

@@ -52,12 +52,12 @@ struct ColumnRows {
     float operator()(int64_t r, int64_t p) const { return a[p * ld + r]; }
 };
 
-void tile_in_place(int64_t kc, Strided a, const float* b, float* c, int64_t ldc, bool accumulate,
-                   const float* bias) {
+void tile_in_place(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   bool accumulate, const float* bias) {
     if (a.col == 1)
-        simd::register_tile(kc, simd::StridedRows{a.data, a.row}, b, c, ldc, accumulate, bias);
+        simd::register_tile(kc, simd::StridedRows{a.data, a.row}, b, c, ldc, accumulate, bias, ldb);
     else
-        simd::register_tile(kc, ColumnRows{a.data, a.col}, b, c, ldc, accumulate, bias);
+        simd::register_tile(kc, ColumnRows{a.data, a.col}, b, c, ldc, accumulate, bias, ldb);
 }
 
 void tile_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,

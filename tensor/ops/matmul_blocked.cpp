@@ -116,9 +116,12 @@ constexpr int64_t kInPlaceMaxK = 256;
 // c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
 // micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1);
 // + bias (N floats) if not null.
+// b_in_place: b_panels is b's row pc itself (b row-major, all micro-panels whole), read in
+// place by tile_in_place; a tile cut by the last row of a packs its panel of b.
 void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
                     const float* b_panels, int64_t N, int64_t pc, int64_t kc, bool accumulate,
-                    const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
+                    const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1,
+                    Strided b, bool b_in_place) {
     static thread_local FloatBuffer a_buffer;
     const float* a_pack = nullptr;
     // A transposed a, or a row-major one with a small K, is read in place by the tiles (each
@@ -131,19 +134,28 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
         const int64_t mc = std::min(mk.mc, m1 - ic);
         if (in_place) {
             for (int64_t jp = jp0; jp < jp1; ++jp) {
-                const float* b_panel = b_panels + (jp - jp0) * kc * mk.nr;
                 const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
+                const float* b_panel =
+                    b_in_place ? b_panels + j0 : b_panels + (jp - jp0) * kc * mk.nr;
+                const int64_t ldb = b_in_place ? b.row : mk.nr;
                 const float* tile_bias = bias ? bias + j0 : nullptr;
                 for (int64_t ir = 0; ir < mc; ir += mk.mr) {
                     const int64_t i = ic + ir, mv = std::min(mk.mr, mc - ir);
                     float* c_tile = c + i * N + j0;
                     if (mv == mk.mr && nv == mk.nr) {
                         const Strided rows{a.data + i * a.row + pc * a.col, a.row, a.col};
-                        mk.tile_in_place(kc, rows, b_panel, c_tile, N, accumulate, tile_bias);
+                        mk.tile_in_place(kc, rows, b_panel, ldb, c_tile, N, accumulate, tile_bias);
                     } else {
                         float* dst = a_buffer.reserve(mk.mr * mk.kc);
                         mk.pack_a(a, i, mk.mr, m1, pc, kc, dst);
-                        mk.tile_edge(kc, dst, b_panel, c_tile, N, accumulate, tile_bias, mv, nv);
+                        const float* panel = b_panel;
+                        if (b_in_place) {
+                            static thread_local FloatBuffer edge_b;
+                            float* packed_b = edge_b.reserve(mk.kc * mk.nr);
+                            mk.pack_b(b, N, pc, kc, jp, jp + 1, packed_b);
+                            panel = packed_b;
+                        }
+                        mk.tile_edge(kc, dst, panel, c_tile, N, accumulate, tile_bias, mv, nv);
                     }
                 }
             }
@@ -182,12 +194,18 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
                const float* packed, Strided b, const float* bias, float* c, int64_t m0, int64_t m1,
                int64_t jp0, int64_t jp1) {
     const int64_t panels = panels_of(mk, N);
+    // A row-major b of whole micro-panels is read in place when a is (a Linear's dW: b is x,
+    // (B * N, in), and packing it cost a copy of x per product).
+    const bool b_in_place = !packed && a_packed.in_place && b.col == 1 && N % mk.nr == 0;
     static thread_local FloatBuffer b_buffer;
-    float* b_pack = packed ? nullptr : b_buffer.reserve(std::min(mk.kc, K) * (jp1 - jp0) * mk.nr);
+    float* b_pack =
+        packed || b_in_place ? nullptr : b_buffer.reserve(std::min(mk.kc, K) * (jp1 - jp0) * mk.nr);
     for (int64_t pc = 0; pc < K; pc += mk.kc) {  // loop 4
         const int64_t kc = std::min(mk.kc, K - pc);
         const float* b_panels;
-        if (packed) {
+        if (b_in_place) {
+            b_panels = b.data + pc * b.row;
+        } else if (packed) {
             b_panels = packed + pc * panels * mk.nr + jp0 * kc * mk.nr;
         } else {
             mk.pack_b(b, N, pc, kc, jp0, jp1, b_pack);
@@ -196,7 +214,7 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
         const bool accumulate = pc > 0;  // the first block of K overwrites c
         const float* block_bias = pc + kc == K ? bias : nullptr;
         multiply_block(mk, a, a_packed, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1, jp0,
-                       jp1);
+                       jp1, b, b_in_place);
     }
 }
 
