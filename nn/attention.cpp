@@ -34,6 +34,9 @@ Tensor Attention::forward(const Tensor& x, Tensor* attn_probs) const {
             fmt::format("Attention(dim {}): expected input of shape (B, N, {}), got {}", dim, dim,
                         to_string(x.shape())));
     const int64_t B = x.size(0), N = x.size(1);
+    // Without probabilities to hand out, the operator on the packed qkv: the same numbers, and
+    // while training one node whose backward writes d(qkv) at once.
+    if (!attn_probs) return proj(multi_head_attention_packed(qkv(x), num_heads, scale));
 
     // (B, N, 3C) -> (B, N, 3, H, D) -> (3, B, H, N, D): views, nothing is copied.
     Tensor qkv_heads = qkv(x).reshape({B, N, 3, num_heads, head_dim}).permute({2, 0, 3, 1, 4});

@@ -9,11 +9,14 @@
 //   3. free each node as it is used (unless retain_graph).
 #include "tensor/autograd.h"
 
+#include <time.h>
+
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "tensor/autograd_profile.h"
 #include "tensor/ops/elementwise.h"
 
 namespace vitlab {
@@ -136,6 +139,15 @@ void check_inplace(const Tensor& t, const char* op) {
 
 namespace {
 
+BackwardProfile* g_profile = nullptr;  // autograd_profile.h; null: no timing
+
+// CPU time of all threads of the process: on a shared machine it counts only our own work.
+double process_cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 void topological_order(const std::shared_ptr<Meta>& root, std::vector<Meta*>& order) {
     std::unordered_set<Meta*> seen;
     // Iterative depth first search (a deep model would overflow a recursive one):
@@ -211,6 +223,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
                 "first time if you need to",
                 node.name));
         check_versions(node);
+        const double t0 = g_profile ? process_cpu_seconds() : 0.0;
         const std::vector<Tensor> grads = node.backward(g, node);
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             if (!node.needs(i)) continue;
@@ -221,8 +234,17 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
             auto& slot = waiting[node.inputs[i].get()];
             accumulate(slot.first, slot.second, grads[i], /*own=*/false);
         }
+        if (g_profile) {
+            OpTime& t = (*g_profile)[node.name];
+            t.seconds += process_cpu_seconds() - t0;
+            ++t.calls;
+        }
         if (!retain_graph) node.release();
     }
+}
+
+void set_backward_profile(BackwardProfile* profile) {
+    g_profile = profile;
 }
 
 std::vector<SavedEntry> saved_tensors(const Tensor& root) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/cpu/isa.h"
 #include "tensor/ops.h"
 #include "tests/backward_helpers.h"
 
@@ -33,6 +34,17 @@ struct Inputs {
 const vitlab::testing::Fixture& backward_fixture() {
     static const vitlab::testing::Fixture f("backward");
     return f;
+}
+
+// The naive kernel, then the blocked one on every instruction set this CPU has.
+template <typename Body>
+void for_kernels_and_isas(Body body) {
+    body(Kernel::Naive);
+    for (Isa isa : available_isas()) {
+        CAPTURE(std::string(to_string(isa)));
+        ScopedIsa use(isa);
+        body(Kernel::Blocked);
+    }
 }
 
 template <typename Body>
@@ -154,17 +166,20 @@ TEST_CASE("backward vs PyTorch: softmax and log_softmax, last dim and others") {
 
 TEST_CASE("backward vs PyTorch: layer_norm's dx, dweight, dbias (C = 65 and 3)") {
     const auto& f = backward_fixture();
-    for_layouts([&](const Inputs& in) {
-        for (const char* c : {"layer_norm", "layer_norm577"}) {
-            CAPTURE(c);
-            const std::string k = c;
-            const float eps = k == "layer_norm577" ? 1e-6f : 1e-5f;
-            const LayerNormGrads g =
-                layer_norm_backward(in(k + ".dy"), in(k + ".x"), in(k + ".weight"), eps);
-            check_grad(g.dx, f[k + ".dx"]);
-            check_grad(g.dweight, f[k + ".dweight"]);
-            check_grad(g.dbias, f[k + ".dbias"]);
-        }
+    for_kernels_and_isas([&](Kernel kernel) {
+        CAPTURE(to_string(kernel));
+        for_layouts([&](const Inputs& in) {
+            for (const char* c : {"layer_norm", "layer_norm577"}) {
+                CAPTURE(c);
+                const std::string k = c;
+                const float eps = k == "layer_norm577" ? 1e-6f : 1e-5f;
+                const LayerNormGrads g = layer_norm_backward(in(k + ".dy"), in(k + ".x"),
+                                                             in(k + ".weight"), eps, kernel);
+                check_grad(g.dx, f[k + ".dx"]);
+                check_grad(g.dweight, f[k + ".dweight"]);
+                check_grad(g.dbias, f[k + ".dbias"]);
+            }
+        });
     });
 }
 
@@ -185,10 +200,16 @@ TEST_CASE("backward vs PyTorch: layer_norm over C = 1 has xhat = 0, so dx = dwei
 
 TEST_CASE("backward vs PyTorch: gelu, exact and tanh, on [-8, 8]") {
     const auto& f = backward_fixture();
-    for_layouts([&](const Inputs& in) {
-        check_grad(gelu_backward(in("gelu_erf.dy"), in("gelu_erf.x")), f["gelu_erf.dx"]);
-        check_grad(gelu_backward(in("gelu_tanh.dy"), in("gelu_tanh.x"), GeluApproximate::Tanh),
-                   f["gelu_tanh.dx"]);
+    for_kernels_and_isas([&](Kernel kernel) {
+        CAPTURE(to_string(kernel));
+        for_layouts([&](const Inputs& in) {
+            check_grad(
+                gelu_backward(in("gelu_erf.dy"), in("gelu_erf.x"), GeluApproximate::None, kernel),
+                f["gelu_erf.dx"]);
+            check_grad(
+                gelu_backward(in("gelu_tanh.dy"), in("gelu_tanh.x"), GeluApproximate::Tanh, kernel),
+                f["gelu_tanh.dx"]);
+        });
     });
 }
 
@@ -212,9 +233,9 @@ TEST_CASE("backward vs PyTorch: cat and the views") {
 
 TEST_CASE("backward vs PyTorch: scaled-dot-product attention, N = 17, 65 and 1") {
     const auto& f = backward_fixture();
-    for (Kernel kernel : kKernels)
+    for_kernels_and_isas([&](Kernel kernel) {
+        CAPTURE(to_string(kernel));
         for_layouts([&](const Inputs& in) {
-            CAPTURE(to_string(kernel));
             for (const char* c : {"attn", "attn65", "attn1"}) {
                 CAPTURE(c);
                 const std::string k = c;
@@ -234,6 +255,35 @@ TEST_CASE("backward vs PyTorch: scaled-dot-product attention, N = 17, 65 and 1")
                 check_grad(g.dv, f[k + ".dv"]);
             }
         });
+    });
+}
+
+TEST_CASE("backward vs PyTorch: multi_head_attention_packed, d(qkv) by loss.backward()") {
+    const auto& f = backward_fixture();
+    for_kernels_and_isas([&](Kernel kernel) {
+        CAPTURE(to_string(kernel));
+        for (const char* c : {"attn", "attn65", "attn1"}) {
+            CAPTURE(c);
+            const std::string k = c;
+            const float scale = f[k + ".scale"].item();
+            const Tensor q = f[k + ".q"];
+            const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
+            // qkv (B, N, 3, H, D) from the three (B, H, N, D) tensors, as a qkv Linear lays it out
+            const auto part = [&](const char* name) {
+                return f[k + "." + name].transpose(1, 2).unsqueeze(2);  // (B, N, 1, H, D)
+            };
+            Tensor qkv =
+                cat({part("q"), part("k"), part("v")}, 2).reshape({B, N, 3 * H * D}).contiguous();
+            qkv.requires_grad_();
+            const Tensor y = multi_head_attention_packed(qkv, H, scale, kernel);  // (B, N, H*D)
+            check_grad(y.detach(), f[k + ".y"]);
+            y.backward(f[k + ".dy"]);
+            const Tensor g = qkv.grad().reshape({B, N, 3, H, D});
+            check_grad(g.select(2, 0).transpose(1, 2), f[k + ".dq"]);
+            check_grad(g.select(2, 1).transpose(1, 2), f[k + ".dk"]);
+            check_grad(g.select(2, 2).transpose(1, 2), f[k + ".dv"]);
+        }
+    });
 }
 
 TEST_CASE("backward vs PyTorch: cross_entropy with label smoothing, loss and dlogits") {

@@ -27,8 +27,33 @@ void tile(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int
     simd::register_tile(kc, simd::StridedRows{a, lda}, b, c, ldc, false, nullptr);
 }
 
+// dst[0 .. n) = src[0 .. n), a register at a time (a head's row is often one register: D = 16).
 void copy(float* dst, const float* src, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    int64_t i = 0;
+    for (; i + simd::kLanes <= n; i += simd::kLanes) simd::store(dst + i, simd::load(src + i));
+    if (i < n) simd::store_part(dst + i, simd::load_part(src + i, n - i, 0.0f), n - i);
+}
+
+// dst[0 .. width) = src[0 .. n) and zeros after it (n <= width, width whole registers).
+void copy_padded(float* dst, const float* src, int64_t n, int64_t width) {
+    for (int64_t i = 0; i < width; i += simd::kLanes) {
+        const int64_t left = n - i;
+        simd::store(dst + i, left >= simd::kLanes ? simd::load(src + i)
+                             : left > 0           ? simd::load_part(src + i, left, 0.0f)
+                                                  : simd::splat(0.0f));
+    }
+}
+
+// x . y over n floats.
+float dot(const float* x, const float* y, int64_t n) {
+    simd::Vec acc = simd::splat(0.0f);
+    int64_t i = 0;
+    for (; i + simd::kLanes <= n; i += simd::kLanes)
+        acc = simd::fmadd(simd::load(x + i), simd::load(y + i), acc);
+    if (i < n)
+        acc = simd::fmadd(simd::load_part(x + i, n - i, 0.0f), simd::load_part(y + i, n - i, 0.0f),
+                          acc);
+    return simd::sum_lanes(acc);
 }
 
 // Packs b (K, N) of one product into kNR-column panels, zero past column N:
@@ -44,30 +69,66 @@ void pack_panels(B b, int64_t K, int64_t N, float* dst) {
     }
 }
 
-// The same for v (N, D) with contiguous rows (col == 1): a row of a panel is one copy.
+// A head no wider than one register (D = 16 with AVX-512, whose tile is 32 wide) takes the
+// products that end in D columns (out = P v; dv, dq, dk in the backward) on a tile one register
+// wide, so that half of every tile is not padding: v is packed in panels of kNarrow then.
+constexpr int64_t kNarrow = simd::kLanes;
+bool narrow(int64_t D) {
+    return kNarrow < kNR && D <= kNarrow;
+}
+
+// The same for v (N, D) with contiguous rows (col == 1): a row of a panel is one copy. A
+// narrow head (see kNarrow) is one panel of kNarrow columns.
 void pack_v(Strided v, int64_t N, int64_t D, float* dst) {
+    if (narrow(D)) {
+        for (int64_t p = 0; p < N; ++p, dst += kNarrow)
+            if (v.col == 1) {
+                copy_padded(dst, v.data + p * v.row, D, kNarrow);
+            } else {
+                for (int64_t j = 0; j < kNarrow; ++j) dst[j] = j < D ? v(p, j) : 0.0f;
+            }
+        return;
+    }
     if (v.col != 1) return pack_panels(v, N, D, dst);
     for (int64_t d0 = 0; d0 < D; d0 += kNR) {
         const int64_t nv = D - d0 < kNR ? D - d0 : kNR;
-        for (int64_t p = 0; p < N; ++p, dst += kNR) {
-            const float* src = v.data + p * v.row + d0;
-            for (int64_t j = 0; j < nv; ++j) dst[j] = src[j];
-            for (int64_t j = nv; j < kNR; ++j) dst[j] = 0.0f;
-        }
+        for (int64_t p = 0; p < N; ++p, dst += kNR)
+            copy_padded(dst, v.data + p * v.row + d0, nv, kNR);
     }
 }
 
 // The same for k^T (D, N), the b of q @ k^T: element (p, j) = k(j, p). With k's rows
-// contiguous, the whole panels are made of 8 x 8 blocks transposed in registers
-// (simd_transpose.h); a ragged last panel (577 tokens = 36 panels of 16 and 1 more) goes one
-// float at a time.
+// contiguous, every 8 whole columns of a panel are 8 x 8 blocks transposed in registers
+// (simd_transpose.h), the ragged last panel included (50 tokens: 32 + 16 by blocks, 2 more one
+// float at a time); the rest of a panel is zeros.
 void pack_kt(Strided k, int64_t N, int64_t D, float* dst) {
-    const int64_t whole = k.col == 1 && D % 8 == 0 ? N / kNR * kNR : 0;  // columns by blocks
-    for (int64_t j0 = 0; j0 < whole; j0 += kNR, dst += D * kNR)
-        for (int64_t j = 0; j < kNR; j += 8)
+    const bool blocks = k.col == 1 && D % 8 == 0;
+    for (int64_t j0 = 0; j0 < N; j0 += kNR, dst += D * kNR) {
+        const int64_t nv = N - j0 < kNR ? N - j0 : kNR;
+        const int64_t jb = blocks ? nv / 8 * 8 : 0;  // columns done by blocks
+        for (int64_t j = 0; j < jb; j += 8)
             for (int64_t p = 0; p < D; p += 8)
                 simd::transpose8x8(k.data + (j0 + j) * k.row + p, k.row, dst + p * kNR + j, kNR);
-    pack_panels([&](int64_t p, int64_t j) { return k(whole + j, p); }, D, N - whole, dst);
+        for (int64_t p = 0; p < D; ++p)
+            for (int64_t j = jb; j < kNR; ++j) dst[p * kNR + j] = j < nv ? k(j0 + j, p) : 0.0f;
+    }
+}
+
+// o (rp, D rounded up to its panels) = a (rp, kc) @ vp, the panels of pack_v; returns the
+// distance between o's rows. a(r, p) for rows r0 .. r0 + MR comes from rows_at(r0).
+template <class RowsAt>
+int64_t out_product(int64_t rp, int64_t kc, int64_t D, RowsAt rows_at, const float* vp, float* o) {
+    if (narrow(D)) {
+        for (int64_t r = 0; r < rp; r += kMR)
+            simd::register_tile<decltype(rows_at(r)), kMR, kNarrow>(
+                kc, rows_at(r), vp, o + r * kNarrow, kNarrow, false, nullptr);
+        return kNarrow;
+    }
+    const int64_t dp = round_up(D, kNR);
+    for (int64_t d0 = 0; d0 < dp; d0 += kNR)
+        for (int64_t r = 0; r < rp; r += kMR)
+            simd::register_tile(kc, rows_at(r), vp + d0 * kc, o + r * dp + d0, dp, false, nullptr);
+    return dp;
 }
 
 // One block of query rows of one head (kernels.h: AttentionBlock).
@@ -96,14 +157,143 @@ void attend(const AttentionBlock& k) {
 
     // out[rows] = s @ v   (rows_pad, d_pad), then the valid part into the merged output
     float* o = k.o;
-    for (int64_t d0 = 0; d0 < k.d_pad; d0 += kNR)
-        for (int64_t r = 0; r < rows_pad; r += kMR)
-            tile(N, s + r * k.n_pad, k.n_pad, k.vp + d0 * N, o + r * k.d_pad + d0, k.d_pad);
-    for (int64_t r = 0; r < rows; ++r) copy(k.out + r * k.ldo, o + r * k.d_pad, D);
+    const int64_t ldo = out_product(
+        rows_pad, N, D,
+        [&](int64_t r) {
+            return simd::StridedRows{s + r * k.n_pad, k.n_pad};
+        },
+        k.vp, o);
+    for (int64_t r = 0; r < rows; ++r) copy(k.out + r * k.ldo, o + r * ldo, D);
+}
+
+// ---- backward of one head ----------------------------------------------------------------
+// With the probabilities P recomputed as the forward does (same tiles, same softmax):
+//   dP = dO v^T,  dS = scale P * (dP - Delta),  Delta_i = dO_i . O_i
+//   dv = P^T dO,  dq = dS k,  dk = dS^T q
+// Every product is the register tile against a packed b; its a is read in place: q and dO
+// rows (copied, with zero rows up to a whole tile), dS rows, or the columns of P and dS for
+// P^T and dS^T (the tile broadcasts one a(r, p) at a time, so a column is as good as a row).
+// A head of vit_fmnist (N = 50, D = 16) needs about 45 KB of scratch: it stays in L2.
+// Sizes: rp = N rounded up to whole tile rows, np to whole panels, dp = D to whole panels;
+// P and dS are (rp, ld) with ld >= np and >= rp, so that their columns can be read as rows.
+struct BackwardLayout {
+    int64_t rp, np, dp, ld;
+    int64_t qr, dor, kt, vt, kp, qp, dop, p, ds, o, total;  // offsets, in floats
+    BackwardLayout(int64_t N, int64_t D)
+        : rp(round_up(N, kMR)), np(round_up(N, kNR)), dp(round_up(D, kNR)), ld(round_up(rp, kNR)) {
+        if (ld < np) ld = np;
+        int64_t at = 0;
+        const auto take = [&](int64_t n) {
+            const int64_t here = at;
+            at += round_up(n, 16);  // 64-byte steps between the buffers
+            return here;
+        };
+        qr = take(rp * D), dor = take(rp * D), kt = take(D * np), vt = take(D * np);
+        kp = take(N * dp), qp = take(N * dp), dop = take(N * dp);
+        p = take(rp * ld), ds = take(rp * ld), o = take(rp * dp);
+        total = at + 1;
+    }
+};
+
+int64_t backward_scratch(int64_t N, int64_t D) {
+    return BackwardLayout(N, D).total;
+}
+
+// a(r, p) = m(p, r): the columns of m, rows ld apart, as the rows of a.
+struct ColumnsAsRows {
+    const float* m;
+    int64_t ld;
+    float operator()(int64_t r, int64_t p) const { return m[p * ld + r]; }
+};
+
+// rows (rp, D) contiguous from m (N, D), zero rows past N.
+void rows_of(Strided m, int64_t N, int64_t D, int64_t rp, float* dst) {
+    for (int64_t r = 0; r < rp; ++r)
+        if (r < N && m.col == 1)
+            copy(dst + r * D, m.data + r * m.row, D);
+        else
+            for (int64_t d = 0; d < D; ++d) dst[r * D + d] = r < N ? m(r, d) : 0.0f;
+}
+
+// c (rp, cols_pad), rows ldc apart, = a (rp, kc) @ the packed panels b (kc rows per panel).
+template <class A>
+void product(int64_t rp, int64_t cols_pad, int64_t kc, A a, const float* b, float* c, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < cols_pad; j0 += kNR)
+        for (int64_t r = 0; r < rp; r += kMR) {
+            A rows = a;
+            rows.advance(r);
+            simd::register_tile(kc, rows, b + j0 * kc, c + r * ldc + j0, ldc, false, nullptr);
+        }
+}
+
+// Row r of a for the tile: StridedRows from row r.
+struct RowsFrom {
+    simd::StridedRows s;
+    void advance(int64_t r) { s.a += r * s.lda; }
+    float operator()(int64_t r, int64_t p) const { return s(r, p); }
+};
+
+// The valid (N, D) corner of o (rp, dp) into dst, rows ld apart.
+void store_rows(const float* o, int64_t N, int64_t D, int64_t dp, float* dst, int64_t ld) {
+    for (int64_t i = 0; i < N; ++i) copy(dst + i * ld, o + i * dp, D);
+}
+
+void attention_backward_head(const AttentionBackwardHead& h) {
+    const int64_t N = h.N, D = h.D;
+    const BackwardLayout L(N, D);
+    float* s = h.scratch;
+    float *qr = s + L.qr, *dor = s + L.dor, *kt = s + L.kt, *vt = s + L.vt;
+    float *kp = s + L.kp, *qp = s + L.qp, *dop = s + L.dop;
+    float *P = s + L.p, *dS = s + L.ds, *o = s + L.o;
+
+    rows_of(h.q, N, D, L.rp, qr);
+    rows_of(h.dout, N, D, L.rp, dor);
+    pack_kt(h.k, N, D, kt);  // b of q @ k^T
+    pack_kt(h.v, N, D, vt);  // b of dO @ v^T
+    product(L.rp, L.np, D, RowsFrom{{qr, D}}, kt, P, L.ld);
+    for (int64_t i = 0; i < N; ++i) softmax_kernels.scaled_row(P + i * L.ld, N, h.scale);
+    product(L.rp, L.np, D, RowsFrom{{dor, D}}, vt, dS, L.ld);  // dP for now
+    // Columns np .. ld (when rp > np) are read as rows of P^T and dS^T past N: zero them.
+    for (int64_t i = 0; i < L.rp; ++i)
+        for (int64_t j = L.np; j < L.ld; ++j) P[i * L.ld + j] = dS[i * L.ld + j] = 0.0f;
+    // dS = scale P (dP - Delta) over all (rp, np): P is 0 past N in both directions.
+    for (int64_t i = 0; i < L.rp; ++i) {
+        float delta = 0.0f;
+        if (i < N && h.dout.col == 1 && h.out.col == 1)
+            delta = dot(h.dout.data + i * h.dout.row, h.out.data + i * h.out.row, D);
+        else
+            for (int64_t d = 0; i < N && d < D; ++d) delta += h.dout(i, d) * h.out(i, d);
+        const simd::Vec vd = simd::splat(delta), vs = simd::splat(h.scale);
+        for (int64_t j = 0; j < L.np; j += simd::kLanes) {
+            float* row = dS + i * L.ld + j;
+            simd::store(row, simd::mul(simd::mul(simd::load(P + i * L.ld + j), vs),
+                                       simd::sub(simd::load(row), vd)));
+        }
+    }
+    pack_v(h.dout, N, D, dop);
+    pack_v(h.k, N, D, kp);
+    pack_v(h.q, N, D, qp);
+    const int64_t ld = L.ld;
+    const auto columns_of = [ld](const float* m) {
+        return [m, ld](int64_t r) { return ColumnsAsRows{m + r, ld}; };
+    };
+    // dv = P^T dO, dq = dS k, dk = dS^T q
+    int64_t ldo = out_product(L.rp, N, D, columns_of(P), dop, o);
+    store_rows(o, N, D, ldo, h.dv, h.ldv);
+    ldo = out_product(
+        L.rp, N, D,
+        [&](int64_t r) {
+            return simd::StridedRows{dS + r * ld, ld};
+        },
+        kp, o);
+    store_rows(o, N, D, ldo, h.dq, h.ldq);
+    ldo = out_product(L.rp, N, D, columns_of(dS), qp, o);
+    store_rows(o, N, D, ldo, h.dk, h.ldk);
 }
 
 }  // namespace
 
-const AttentionKernels attention_kernels = {kNR, kRowBlock, pack_kt, pack_v, attend};
+const AttentionKernels attention_kernels = {
+    kNR, kRowBlock, pack_kt, pack_v, attend, backward_scratch, attention_backward_head};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

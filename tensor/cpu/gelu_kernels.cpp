@@ -89,8 +89,70 @@ void gelu_tanh(const float* x, float* out, int64_t n) {
     gelu_range<gelu_tanh_vec>(x, out, 0, n);
 }
 
+// ---- backward: dx = dy * gelu'(x) ------------------------------------------------------------
+// |x| beyond 20 gives gelu' = 0 or 1 in float; clamping keeps x^2 and x * exp(-x^2 / 2) finite
+// (huge |x| would give inf * 0). vmax(low, x), not vmax(x, low): a NaN in x stays NaN.
+inline __attribute__((always_inline)) Vec clamp20(Vec x) {
+    return vmin(splat(20.0f), vmax(splat(-20.0f), x));
+}
+
+// gelu'(x) = Phi(x) + x phi(x), phi(x) = E / sqrt(2 pi), E = exp(-x^2 / 2). The tail
+// h = Phi(-|x|) = (1 - erf(z)) / 2, z = |x| / sqrt 2, by Abramowitz & Stegun 7.1.26:
+//   1 - erf(z) = (a1 s + a2 s^2 + ... + a5 s^5) exp(-z^2),  s = 1 / (1 + p z)
+// (error below 1.5e-7), and exp(-z^2) is the same E. Phi(x) = h for x < 0, 1 - h for x > 0,
+// so the small tail is never computed as a difference of near-equal numbers. The step
+// min(1, max(0, x * 1e38)) picks between them; where it is fractional (|x| < 1e-38) the two
+// agree to 1e-38.
+inline __attribute__((always_inline)) Vec gelu_erf_grad_vec(Vec xin) {
+    const Vec x = clamp20(xin);
+    const Vec x2 = mul(x, x);
+    const Vec E = exp_approx(mul(x2, splat(-0.5f)));
+    const Vec s =
+        div(splat(1.0f), fmadd(abs(x), splat(0.3275911f * 0.70710678118654752f), splat(1.0f)));
+    Vec poly = splat(1.061405429f);
+    poly = fmadd(poly, s, splat(-1.453152027f));
+    poly = fmadd(poly, s, splat(1.421413741f));
+    poly = fmadd(poly, s, splat(-0.284496736f));
+    poly = fmadd(poly, s, splat(0.254829592f));
+    poly = mul(poly, s);
+    const Vec h = mul(mul(poly, E), splat(0.5f));  // Phi(-|x|)
+    const Vec step = vmin(splat(1.0f), vmax(splat(0.0f), mul(x, splat(1e38f))));
+    const Vec phi_x = fmadd(step, fnmadd(h, splat(2.0f), splat(1.0f)), h);  // h + step (1 - 2h)
+    return fmadd(mul(x, E), splat(0.398942280401432678f), phi_x);
+}
+
+// gelu_tanh(x) = x sig, sig = 1 / (1 + exp(-2u)), 2u = -x (a + b x^2) as in gelu_tanh_vec:
+//   gelu_tanh'(x) = sig + x sig (1 - sig) (2u)',  (2u)' = -(a + 3 b x^2)
+inline __attribute__((always_inline)) Vec gelu_tanh_grad_vec(Vec xin) {
+    const float a = -1.59576912160573072f, b = a * 0.044715f;
+    const Vec x = clamp20(xin);
+    const Vec x2 = mul(x, x);
+    const Vec e = exp_approx(mul(x, fmadd(x2, splat(b), splat(a))));
+    const Vec sig = div(splat(1.0f), add(splat(1.0f), e));
+    const Vec du = fnmadd(x2, splat(3.0f * b), splat(-a));  // -(a + 3 b x^2)
+    const Vec one_minus = sub(splat(1.0f), sig);
+    return fmadd(mul(mul(x, sig), one_minus), du, sig);
+}
+
+template <Vec (*f)(Vec)>
+void gelu_backward_range(const float* dy, const float* x, float* dx, int64_t n) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) store(dx + i, mul(load(dy + i), f(load(x + i))));
+    if (i < n)
+        store_part(dx + i, mul(load_part(dy + i, n - i, 0.0f), f(load_part(x + i, n - i, 0.0f))),
+                   n - i);
+}
+
+void gelu_backward_erf(const float* dy, const float* x, float* dx, int64_t n) {
+    gelu_backward_range<gelu_erf_grad_vec>(dy, x, dx, n);
+}
+
+void gelu_backward_tanh(const float* dy, const float* x, float* dx, int64_t n) {
+    gelu_backward_range<gelu_tanh_grad_vec>(dy, x, dx, n);
+}
+
 }  // namespace
 
-const GeluKernels gelu_kernels = {gelu_erf, gelu_tanh};
+const GeluKernels gelu_kernels = {gelu_erf, gelu_tanh, gelu_backward_erf, gelu_backward_tanh};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

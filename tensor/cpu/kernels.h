@@ -34,6 +34,11 @@ struct MatmulKernels {
     // The same for a tile cut by the edge of c: only rows < m_valid, columns < n_valid exist.
     void (*tile_edge)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                       bool accumulate, const float* bias, int64_t m_valid, int64_t n_valid);
+    // tile with a read in place, not packed: a (mr, kc) with a(r, p) at data[r * row + p * col]
+    // and row == 1 or col == 1 (a row-major matrix or a transposed one), all mr rows present;
+    // b (kc, nr) with its rows ldb apart (a packed panel: ldb = nr; else b's own rows).
+    void (*tile_in_place)(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                          bool accumulate, const float* bias);
     // Rows [i0, i0 + mc) and columns [p0, p0 + kc) of a into mr-row micro-panels: micro-panel
     // t holds a[i0 + t * mr + r][p0 + p] at t * mr * kc + p * mr + r; rows past i_end are zero.
     void (*pack_a)(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc,
@@ -66,11 +71,18 @@ struct SoftmaxKernels {
 struct GeluKernels {
     void (*erf)(const float* x, float* out, int64_t n);   // exact GELU, x * Phi(x)
     void (*tanh)(const float* x, float* out, int64_t n);  // approximate = "tanh"
+    // The backward (gelu_backward.h): dx[i] = dy[i] * gelu'(x[i]); dx may be dy.
+    void (*backward_erf)(const float* dy, const float* x, float* dx, int64_t n);
+    void (*backward_tanh)(const float* dy, const float* x, float* dx, int64_t n);
 };
 struct LayerNormKernels {
     // `rows` rows of C floats: o = (x - mean) / sqrt(var + eps) * w + b, row by row.
     void (*rows)(const float* x, float* o, const float* w, const float* b, int64_t rows, int64_t C,
                  float eps);
+    // The backward of `rows` rows (layer_norm_backward.h): dx row by row, and the column sums
+    // dw[i] = sum_r dy[r][i] xhat[r][i], db[i] = sum_r dy[r][i] written (not added) to dw, db.
+    void (*backward_rows)(const float* dy, const float* x, const float* w, float* dx, float* dw,
+                          float* db, int64_t rows, int64_t C, float eps);
 };
 
 // ---- attention (attention_kernels.cpp) ------------------------------------------------------
@@ -91,11 +103,23 @@ struct AttentionBlock {
     int64_t ldo = 0;
     float* probs = nullptr;  // (rows, N), rows N apart, or null
 };
+// The backward of one head (scaled_dot_product_attention_backward.h has the formulas).
+struct AttentionBackwardHead {
+    int64_t N = 0, D = 0;
+    float scale = 1.0f;
+    Strided q{nullptr, 0, 0}, k{nullptr, 0, 0}, v{nullptr, 0, 0};  // (N, D)
+    Strided out{nullptr, 0, 0}, dout{nullptr, 0, 0};               // (N, D)
+    float *dq = nullptr, *dk = nullptr, *dv = nullptr;             // (N, D), rows ld apart, written
+    int64_t ldq = 0, ldk = 0, ldv = 0;
+    float* scratch = nullptr;  // backward_scratch(N, D) floats
+};
 struct AttentionKernels {
     int64_t nr, row_block;  // panel width; query rows per block
     void (*pack_kt)(Strided k, int64_t N, int64_t D, float* dst);  // D * n_pad floats
     void (*pack_v)(Strided v, int64_t N, int64_t D, float* dst);   // N * d_pad floats
     void (*attend)(const AttentionBlock& block);
+    int64_t (*backward_scratch)(int64_t N, int64_t D);
+    void (*backward)(const AttentionBackwardHead& head);
 };
 
 struct CpuKernels {

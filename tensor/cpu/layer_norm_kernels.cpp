@@ -107,8 +107,73 @@ void layer_norm(const float* x, float* o, const float* w, const float* b, int64_
     if (r < rows) layer_norm_rows<1>(x + r * C, o + r * C, w, b, C, eps);
 }
 
+// The backward, a row at a time (layer_norm_backward.h):
+//   xhat = (x - mean) rstd,  g = dy * w,  dx = rstd (g - mean(g) - xhat mean(g xhat))
+//   dw += dy * xhat,  db += dy       (dw, db: C floats, zeroed here, in L1 across the rows)
+// mean and variance in two passes over the row (it is in L1 by then).
+void layer_norm_backward_rows(const float* dy, const float* x, const float* w, float* dx, float* dw,
+                              float* db, int64_t rows, int64_t C, float eps) {
+    const int64_t full = C / kLanes * kLanes;
+    const float inv_c = 1.0f / static_cast<float>(C);
+    for (int64_t i = 0; i < C; ++i) dw[i] = db[i] = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * C;
+        const float* d = dy + r * C;
+        float* o = dx + r * C;
+        Vec a = splat(0.0f);
+        for (int64_t i = 0; i < full; i += kLanes) a = add(a, load(xr + i));
+        float sum = sum_lanes(a);
+        for (int64_t i = full; i < C; ++i) sum += xr[i];
+        const float mean = sum * inv_c;
+        const Vec vmean = splat(mean);
+        Vec q = splat(0.0f);
+        for (int64_t i = 0; i < full; i += kLanes) {
+            const Vec c = sub(load(xr + i), vmean);
+            q = fmadd(c, c, q);
+        }
+        float sq = sum_lanes(q);
+        for (int64_t i = full; i < C; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
+        const float rstd = 1.0f / __builtin_sqrtf(sq * inv_c + eps);
+        const Vec vrstd = splat(rstd);
+        // g goes through o: the second loop reads the rounded g that was summed, so that
+        // g - mean(g) is exactly 0 where it should be (C = 1, constant rows), which a product
+        // fused into the subtraction (d * w - mg in one rounding) would not give.
+        Vec sg = splat(0.0f), sgx = splat(0.0f);
+        for (int64_t i = 0; i < full; i += kLanes) {
+            const Vec xh = mul(sub(load(xr + i), vmean), vrstd);
+            const Vec dv = load(d + i);
+            const Vec g = mul(dv, load(w + i));
+            store(o + i, g);
+            sg = add(sg, g);
+            sgx = fmadd(g, xh, sgx);
+            store(dw + i, fmadd(dv, xh, load(dw + i)));
+            store(db + i, add(load(db + i), dv));
+        }
+        float mg = sum_lanes(sg), mgx = sum_lanes(sgx);
+        for (int64_t i = full; i < C; ++i) {
+            const float xh = (xr[i] - mean) * rstd, g = d[i] * w[i];
+            o[i] = g;
+            mg += g;
+            mgx += g * xh;
+            dw[i] += d[i] * xh;
+            db[i] += d[i];
+        }
+        mg *= inv_c;
+        mgx *= inv_c;
+        const Vec vmg = splat(mg), vmgx = splat(mgx);
+        for (int64_t i = 0; i < full; i += kLanes) {
+            const Vec xh = mul(sub(load(xr + i), vmean), vrstd);
+            store(o + i, mul(vrstd, fnmadd(xh, vmgx, sub(load(o + i), vmg))));
+        }
+        for (int64_t i = full; i < C; ++i) {
+            const float xh = (xr[i] - mean) * rstd;
+            o[i] = rstd * ((o[i] - mg) - xh * mgx);
+        }
+    }
+}
+
 }  // namespace
 
-const LayerNormKernels layer_norm_kernels = {layer_norm};
+const LayerNormKernels layer_norm_kernels = {layer_norm, layer_norm_backward_rows};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

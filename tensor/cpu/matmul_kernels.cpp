@@ -44,6 +44,22 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, boo
     simd::register_tile(kc, simd::PackedRows{a}, b, c, ldc, accumulate, bias);
 }
 
+// a(r, p) = data[p * ld + r]: the rows of a transposed matrix (dy^T in dW = dy^T @ x) are its
+// columns; the tile broadcasts one a(r, p) at a time, so a column reads as well as a row.
+struct ColumnRows {
+    const float* a;
+    int64_t ld;
+    float operator()(int64_t r, int64_t p) const { return a[p * ld + r]; }
+};
+
+void tile_in_place(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   bool accumulate, const float* bias) {
+    if (a.col == 1)
+        simd::register_tile(kc, simd::StridedRows{a.data, a.row}, b, c, ldc, accumulate, bias, ldb);
+    else
+        simd::register_tile(kc, ColumnRows{a.data, a.col}, b, c, ldc, accumulate, bias, ldb);
+}
+
 void tile_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
                const float* bias, int64_t m_valid, int64_t n_valid) {
     alignas(64) float buffer[kMR * kNR];
@@ -109,6 +125,22 @@ void pack_b(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t j
 }
 
 void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_t kc, float* dst) {
+    if (a.row == 1 && a.col != 1) {
+        // a transposed (a Linear's dW = dy^T @ x): column p of a is a row of dy, so the block
+        // is read row by row of dy, front to back (one stream the prefetcher follows; a panel
+        // at a time would jump a whole row of dy for every 12 floats), each row spread over
+        // the micro-panels: micro-panel t starts at t * kc (t counted in rows).
+        for (int64_t p = 0; p < kc; ++p) {
+            const float* src = a.data + i0 + (p0 + p) * a.col;
+            for (int64_t t = 0; t < mc; t += kMR) {
+                const int64_t mv = min64(kMR, i_end - (i0 + t));
+                float* d = dst + t * kc + p * kMR;
+                for (int64_t r = 0; r < mv; ++r) d[r] = src[t + r];
+                for (int64_t r = mv < 0 ? 0 : mv; r < kMR; ++r) d[r] = 0.0f;
+            }
+        }
+        return;
+    }
     for (int64_t t = 0; t < mc; t += kMR) {
         const int64_t mv = min64(kMR, i_end - (i0 + t));
         if (mv == kMR && a.col == 1) {  // row-major a: MR row pointers, each read front to back
@@ -157,7 +189,7 @@ float fma_chains(int64_t steps) {
 
 }  // namespace
 
-const MatmulKernels matmul_kernels = {kMR,       kNR,    kKC,    kMC,          tile,
-                                      tile_edge, pack_a, pack_b, simd::kLanes, fma_chains};
+const MatmulKernels matmul_kernels = {
+    kMR, kNR, kKC, kMC, tile, tile_edge, tile_in_place, pack_a, pack_b, simd::kLanes, fma_chains};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

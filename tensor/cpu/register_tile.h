@@ -45,28 +45,32 @@ struct StridedRows {
 // c (kTileRows, kTileCols), rows ldc apart, gets (accumulate ? c : 0) + a @ b; then, if bias
 // is not null, + bias[j] on every row, while c is in registers (a Linear layer's bias: the
 // same roundings as c += bias afterwards).
-template <class A>
+// b's rows are ldb apart (Cols for a packed panel). Rows and Cols default to the tile above;
+// attention's products with a narrow head (D = 16 on AVX-512) use a tile one register wide instead,
+// so that no column of it is padding.
+template <class A, int Rows = kTileRows, int Cols = kTileCols>
 inline __attribute__((always_inline)) void register_tile(int64_t kc, A a, const float* b, float* c,
                                                          int64_t ldc, bool accumulate,
-                                                         const float* bias) {
-    constexpr int kVecs = kTileCols / kLanes;
+                                                         const float* bias, int64_t ldb = Cols) {
+    static_assert(Cols % kLanes == 0, "a tile row is whole registers");
+    constexpr int kVecs = Cols / kLanes;
     // Ask for the c tile now, so that it has arrived from L2 / L3 by the end of the K loop.
-    for (int r = 0; r < kTileRows; ++r) {
+    for (int r = 0; r < Rows; ++r) {
         __builtin_prefetch(c + r * ldc, 1);
-        __builtin_prefetch(c + r * ldc + kTileCols - 1, 1);
+        __builtin_prefetch(c + r * ldc + Cols - 1, 1);
     }
-    Vec acc[kTileRows][kVecs];
+    Vec acc[Rows][kVecs];
 #pragma GCC unroll 16
-    for (int r = 0; r < kTileRows; ++r)
+    for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < kVecs; ++v) acc[r][v] = splat(0.0f);
 
-    for (int64_t p = 0; p < kc; ++p, b += kTileCols) {
+    for (int64_t p = 0; p < kc; ++p, b += ldb) {
         Vec bv[kVecs];
 #pragma GCC unroll 4
         for (int v = 0; v < kVecs; ++v) bv[v] = load(b + v * kLanes);
 #pragma GCC unroll 16
-        for (int r = 0; r < kTileRows; ++r) {
+        for (int r = 0; r < Rows; ++r) {
             const Vec ar = splat(a(r, p));
 #pragma GCC unroll 4
             for (int v = 0; v < kVecs; ++v) acc[r][v] = fmadd(ar, bv[v], acc[r][v]);
@@ -77,7 +81,7 @@ inline __attribute__((always_inline)) void register_tile(int64_t kc, A a, const 
 #pragma GCC unroll 4
     for (int v = 0; v < kVecs; ++v) bias_v[v] = bias ? load(bias + v * kLanes) : splat(0.0f);
 #pragma GCC unroll 16
-    for (int r = 0; r < kTileRows; ++r)
+    for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
         for (int v = 0; v < kVecs; ++v) {
             float* dst = c + r * ldc + v * kLanes;

@@ -3,6 +3,9 @@
 
 #include <cmath>
 
+#include "tensor/cpu/kernels.h"
+#include "tensor/parallel/thread_pool.h"
+
 namespace vitlab {
 
 namespace {
@@ -21,13 +24,23 @@ double gelu_grad_tanh(double x) {
 
 }  // namespace
 
-Tensor gelu_backward(const Tensor& dy, const Tensor& x, GeluApproximate approximate) {
+Tensor gelu_backward(const Tensor& dy, const Tensor& x, GeluApproximate approximate,
+                     Kernel kernel) {
     if (dy.shape() != x.shape())
         throw ShapeError(fmt::format("gelu_backward: dy {} and x {} must have the same shape",
                                      to_string(dy.shape()), to_string(x.shape())));
     const Tensor xc = x.contiguous(), dyc = dy.contiguous();
     Tensor dx = empty(x.shape());
     const bool tanh = approximate == GeluApproximate::Tanh;
+    if (resolve(kernel) == Kernel::Blocked) {
+        const cpu::GeluKernels& gk = cpu::kernels().gelu;
+        const auto fn = tanh ? gk.backward_tanh : gk.backward_erf;
+        const float *d = dyc.data(), *xs = xc.data();
+        float* out = dx.data();
+        parallel_for(0, x.numel(), kGrainSize,
+                     [&](int64_t b, int64_t e) { fn(d + b, xs + b, out + b, e - b); });
+        return dx;
+    }
     for (int64_t i = 0; i < x.numel(); ++i) {
         const double xi = xc.data()[i];
         const double slope = tanh ? gelu_grad_tanh(xi) : gelu_grad_exact(xi);

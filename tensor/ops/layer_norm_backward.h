@@ -9,10 +9,13 @@
 // The two means are there because mean and var depend on every x_j of the row: moving x_i
 // shifts the mean (-mean(g)) and the variance (-xhat_i mean(g xhat)). Treat them as
 // constants and only dx_i = rstd * g_i is left, the classic mistake.
-// The backward recomputes mean and rstd from x (in double) instead of keeping them.
+// The backward recomputes mean and rstd from x instead of keeping them. Naive: in double, one
+// float at a time. Blocked: in float a register at a time (tensor/cpu/layer_norm_kernels.cpp),
+// threads over blocks of rows; each block's dweight, dbias are added up in double.
 // Read gelu_backward.h next.
 #pragma once
 
+#include "tensor/ops/kernel.h"
 #include "tensor/tensor.h"
 
 namespace vitlab {
@@ -22,6 +25,6 @@ struct LayerNormGrads {
 };
 
 LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
-                                   float eps = 1e-5f);
+                                   float eps = 1e-5f, Kernel kernel = Kernel::Default);
 
 }  // namespace vitlab

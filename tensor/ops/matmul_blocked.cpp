@@ -105,19 +105,62 @@ int64_t panels_of(const MatmulKernels& mk, int64_t N) {
 // i .. i + MR at i * kc inside it, as pack_a lays them out.
 struct APacked {
     const float* data = nullptr;
-    int64_t m_pad = 0;  // rows, rounded up to whole micro-panels
+    int64_t m_pad = 0;      // rows, rounded up to whole micro-panels
+    bool in_place = false;  // not packed at all: see multiply_block
 };
+
+// Up to this K a row-major a is read in place (multiply_block); beyond it (ViT-B's 768 and
+// 3072) it is packed as before, for which the kernels were tuned.
+constexpr int64_t kInPlaceMaxK = 256;
 
 // c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
 // micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1);
 // + bias (N floats) if not null.
+// b_in_place: b_panels is b's row pc itself (b row-major, all micro-panels whole), read in
+// place by tile_in_place; a tile cut by the last row of a packs its panel of b.
 void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
                     const float* b_panels, int64_t N, int64_t pc, int64_t kc, bool accumulate,
-                    const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1) {
+                    const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1,
+                    Strided b, bool b_in_place) {
     static thread_local FloatBuffer a_buffer;
     const float* a_pack = nullptr;
+    // A transposed a, or a row-major one with a small K, is read in place by the tiles (each
+    // of its rows, or columns, is contiguous); only a tile cut by the last row of a is packed,
+    // alone. With the small K of a small ViT (64, 128, 192) packing a cost as much as the
+    // arithmetic on it (a copy of every element for kc multiply-adds each); read in place, the
+    // tile's broadcasts come from a's own rows. gemm_driver decides (a_packed.in_place).
+    const bool in_place = a_packed.in_place;
     for (int64_t ic = m0; ic < m1; ic += mk.mc) {  // loop 3
         const int64_t mc = std::min(mk.mc, m1 - ic);
+        if (in_place) {
+            for (int64_t jp = jp0; jp < jp1; ++jp) {
+                const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
+                const float* b_panel =
+                    b_in_place ? b_panels + j0 : b_panels + (jp - jp0) * kc * mk.nr;
+                const int64_t ldb = b_in_place ? b.row : mk.nr;
+                const float* tile_bias = bias ? bias + j0 : nullptr;
+                for (int64_t ir = 0; ir < mc; ir += mk.mr) {
+                    const int64_t i = ic + ir, mv = std::min(mk.mr, mc - ir);
+                    float* c_tile = c + i * N + j0;
+                    if (mv == mk.mr && nv == mk.nr) {
+                        const Strided rows{a.data + i * a.row + pc * a.col, a.row, a.col};
+                        mk.tile_in_place(kc, rows, b_panel, ldb, c_tile, N, accumulate, tile_bias);
+                    } else {
+                        float* dst = a_buffer.reserve(mk.mr * mk.kc);
+                        mk.pack_a(a, i, mk.mr, m1, pc, kc, dst);
+                        const float* panel = b_panel;
+                        if (b_in_place) {
+                            static thread_local FloatBuffer edge_b;
+                            float* packed_b = edge_b.reserve(mk.kc * mk.nr);
+                            mk.pack_b(b, N, pc, kc, jp, jp + 1, packed_b);
+                            panel = packed_b;
+                        }
+                        mk.tile_edge(kc, dst, panel, c_tile, N, accumulate, tile_bias, mv, nv);
+                    }
+                }
+            }
+            continue;
+        }
         if (a_packed.data) {
             a_pack = a_packed.data + pc * a_packed.m_pad + ic * kc;  // packed by gemm_driver
         } else {
@@ -151,12 +194,18 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
                const float* packed, Strided b, const float* bias, float* c, int64_t m0, int64_t m1,
                int64_t jp0, int64_t jp1) {
     const int64_t panels = panels_of(mk, N);
+    // A row-major b of whole micro-panels is read in place when a is (a Linear's dW: b is x,
+    // (B * N, in), and packing it cost a copy of x per product).
+    const bool b_in_place = !packed && a_packed.in_place && b.col == 1 && N % mk.nr == 0;
     static thread_local FloatBuffer b_buffer;
-    float* b_pack = packed ? nullptr : b_buffer.reserve(std::min(mk.kc, K) * (jp1 - jp0) * mk.nr);
+    float* b_pack =
+        packed || b_in_place ? nullptr : b_buffer.reserve(std::min(mk.kc, K) * (jp1 - jp0) * mk.nr);
     for (int64_t pc = 0; pc < K; pc += mk.kc) {  // loop 4
         const int64_t kc = std::min(mk.kc, K - pc);
         const float* b_panels;
-        if (packed) {
+        if (b_in_place) {
+            b_panels = b.data + pc * b.row;
+        } else if (packed) {
             b_panels = packed + pc * panels * mk.nr + jp0 * kc * mk.nr;
         } else {
             mk.pack_b(b, N, pc, kc, jp0, jp1, b_pack);
@@ -165,7 +214,7 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
         const bool accumulate = pc > 0;  // the first block of K overwrites c
         const float* block_bias = pc + kc == K ? bias : nullptr;
         multiply_block(mk, a, a_packed, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1, jp0,
-                       jp1);
+                       jp1, b, b_in_place);
     }
 }
 
@@ -189,8 +238,10 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
     // together, each its share of the row micro-panels, into one buffer that all then read.
     // The packed values are the same, so the result keeps its bits.
     APacked a_packed;
+    a_packed.in_place = (a.row == 1 && a.col != 1) || (a.col == 1 && K <= kInPlaceMaxK);
     Tensor a_buffer;
     if (threads > 1 && !split_rows && M * K >= kMinSharedPack && M * K <= kMaxSharedPack) {
+        a_packed.in_place = false;
         a_packed.m_pad = row_tiles * mk.mr;
         a_buffer = empty({a_packed.m_pad * K});  // large blocks are reused (tensor.cpp)
         float* dst = a_buffer.data();
@@ -205,7 +256,7 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
     }
     auto work = [&](int64_t t0, int64_t t1) {
         if (split_rows)
-            gemm_part(mk, a, APacked(), K, N, packed, b, bias, c, t0 * mk.mr,
+            gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, t0 * mk.mr,
                       std::min(M, t1 * mk.mr), 0, panels);
         else
             gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, 0, M, t0, t1);

@@ -55,4 +55,47 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     return scaled_dot_product_attention_blocked(q, k, v, s, attn_probs);
 }
 
+Tensor multi_head_attention_packed(const Tensor& qkv, int64_t num_heads, float scale,
+                                   Kernel kernel) {
+    if (qkv.dim() != 3 || num_heads <= 0 || qkv.size(2) % (3 * num_heads) != 0)
+        throw ShapeError(fmt::format(
+            "multi_head_attention_packed: expected qkv (B, N, 3 * H * D) with H = {} heads, got {}",
+            num_heads, to_string(qkv.shape())));
+    const int64_t B = qkv.size(0), N = qkv.size(1), C = qkv.size(2) / 3, H = num_heads;
+    const int64_t D = C / H;
+    // (B, N, 3C) -> (B, N, 3, H, D) -> (3, B, H, N, D), views; and (B, N, C) -> (B, H, N, D).
+    const auto split = [=](const Tensor& t) {
+        return t.reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});
+    };
+    const auto heads = [=](const Tensor& t) { return t.reshape({B, N, H, D}).transpose(1, 2); };
+    const auto forward = [&] {
+        const Tensor h = split(qkv);
+        return scaled_dot_product_attention(h.select(0, 0), h.select(0, 1), h.select(0, 2), scale,
+                                            nullptr, kernel)
+            .transpose(1, 2)
+            .reshape({B, N, C});
+    };
+    if (!autograd::recording(qkv)) return forward();
+    return autograd::recorded(forward, [&](Tensor& out) {
+        autograd::record(
+            out, "MultiHeadAttentionBackward", {qkv}, {qkv, out},
+            [=](const Tensor& dy, const autograd::Node& n) {
+                const Tensor h = split(n.saved_tensor(0)), o = heads(n.saved_tensor(1));
+                const Tensor q = h.select(0, 0), k = h.select(0, 1), v = h.select(0, 2);
+                const Tensor dout = heads(dy);
+                Tensor dqkv = empty({B, N, 3 * C});
+                const Tensor dh = split(dqkv);
+                Tensor dq = dh.select(0, 0), dk = dh.select(0, 1), dv = dh.select(0, 2);
+                if (resolve(kernel) == Kernel::Naive) {
+                    const AttentionGrads g =
+                        scaled_dot_product_attention_backward_naive(dout, q, k, v, o, scale);
+                    dq.copy_(g.dq), dk.copy_(g.dk), dv.copy_(g.dv);
+                } else {
+                    detail::attention_backward_into(dout, q, k, v, o, scale, dq, dk, dv);
+                }
+                return std::vector<Tensor>{dqkv};
+            });
+    });
+}
+
 }  // namespace vitlab

@@ -43,4 +43,12 @@ Tensor scaled_dot_product_attention_blocked(const Tensor& q, const Tensor& k, co
                                             std::optional<float> scale = std::nullopt,
                                             Tensor* attn_probs = nullptr);
 
+// Multi-head attention on a qkv Linear's output: qkv (B, N, 3 * H * D) holds q, k, v as
+// (B, N, 3, H, D) (timm's and torchvision's order); the heads' outputs come back merged,
+// (B, N, H * D). The same numbers as scaled_dot_product_attention on the three views of qkv,
+// but while recording it is one node whose backward writes d(qkv) in qkv's own layout, instead
+// of three gradients each scattered into a zero tensor of qkv's size and added up.
+Tensor multi_head_attention_packed(const Tensor& qkv, int64_t num_heads, float scale,
+                                   Kernel kernel = Kernel::Default);
+
 }  // namespace vitlab

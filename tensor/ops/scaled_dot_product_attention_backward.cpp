@@ -6,8 +6,10 @@
 #include <limits>
 #include <vector>
 
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops.h"
 #include "tensor/ops/scaled_dot_product_attention_internal.h"
+#include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
 
@@ -89,32 +91,48 @@ AttentionGrads scaled_dot_product_attention_backward_naive(const Tensor& dout, c
     return g;
 }
 
+namespace detail {
+
+void attention_backward_into(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
+                             const Tensor& out, float scale, Tensor& dq, Tensor& dk, Tensor& dv) {
+    const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
+    if (q.numel() == 0) return;
+    const cpu::AttentionKernels& ak = cpu::kernels().attention;
+    const int64_t scratch = ak.backward_scratch(N, D);
+    // One head's (N, D) rows of t: element (i, d) at data[i * row + d * col].
+    const auto head = [](const Tensor& t, int64_t b, int64_t h) {
+        return cpu::Strided{t.data() + b * t.stride(0) + h * t.stride(1), t.stride(2), t.stride(3)};
+    };
+    const auto dst = [](Tensor& t, int64_t b, int64_t h) {
+        return t.data() + b * t.stride(0) + h * t.stride(1);
+    };
+    // A head is 5 products of N * N * D multiply-adds (one recomputes the scores).
+    const int64_t head_work = 5 * N * N * D;
+    parallel_for(0, B * H, ceil_div(kGrainMultiplyAdds, head_work), [&](int64_t t0, int64_t t1) {
+        // The scratch of one thread, kept between calls (fresh pages would cost faults).
+        static thread_local std::vector<float> buffer;
+        if (static_cast<int64_t>(buffer.size()) < scratch) buffer.resize(scratch);
+        cpu::AttentionBackwardHead job;
+        job.N = N, job.D = D, job.scale = scale, job.scratch = buffer.data();
+        job.ldq = dq.stride(2), job.ldk = dk.stride(2), job.ldv = dv.stride(2);
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / H, h = t % H;
+            job.q = head(q, b, h), job.k = head(k, b, h), job.v = head(v, b, h);
+            job.out = head(out, b, h), job.dout = head(dout, b, h);
+            job.dq = dst(dq, b, h), job.dk = dst(dk, b, h), job.dv = dst(dv, b, h);
+            ak.backward(job);
+        }
+    });
+}
+
+}  // namespace detail
+
 AttentionGrads scaled_dot_product_attention_backward_blocked(const Tensor& dout, const Tensor& q,
                                                              const Tensor& k, const Tensor& v,
                                                              const Tensor& out, float scale) {
     check_shapes("scaled_dot_product_attention_backward", dout, q, k, v, out);
-    const int64_t B = q.size(0), H = q.size(1);
-    const Tensor& o = out;  // (B, H, N, D), any strides
-    const Tensor& dO = dout;
     AttentionGrads g{empty(q.shape()), empty(q.shape()), empty(q.shape())};
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h) {
-            const Tensor qh = q.select(0, b).select(0, h), kh = k.select(0, b).select(0, h),
-                         vh = v.select(0, b).select(0, h);    // (N, D)
-            const Tensor doh = dO.select(0, b).select(0, h);  // (N, D)
-            const Tensor oh = o.select(0, b).select(0, h);
-            Tensor p = matmul_blocked(qh, kh.transpose(0, 1));  // (N, N) scores of this head
-            p *= scale;
-            softmax_(p, -1);
-            g.dv.select(0, b).select(0, h).copy_(matmul_blocked(p.transpose(0, 1), doh));
-            Tensor ds = matmul_blocked(doh, vh.transpose(0, 1));  // dP (N, N)
-            // dS = P * (dP - Delta), Delta_i = dO_i . O_i
-            const Tensor delta = sum(doh * oh, -1, true);  // (N, 1)
-            ds = p * (ds - delta);
-            ds *= scale;
-            g.dq.select(0, b).select(0, h).copy_(matmul_blocked(ds, kh));
-            g.dk.select(0, b).select(0, h).copy_(matmul_blocked(ds.transpose(0, 1), qh));
-        }
+    detail::attention_backward_into(dout, q, k, v, out, scale, g.dq, g.dk, g.dv);
     return g;
 }
 

@@ -1,0 +1,143 @@
+// test_backward_kernels.cpp: the blocked (SIMD, threaded) backward of GELU, layer norm and
+// attention against their naive versions, on every instruction set this CPU has, with 1 and 2
+// threads, at shapes the PyTorch fixtures do not cover: vit_fmnist's (N = 50, D = 16, C = 64),
+// ragged ones (N, D, C not whole registers or tiles), more rows than one block, and the edges
+// of GELU's range.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tensor/autograd.h"
+#include "tensor/cpu/isa.h"
+#include "tensor/ops.h"
+#include "tensor/parallel/thread_pool.h"
+#include "tests/fixture.h"
+
+using namespace vitlab;
+using vitlab::testing::check_close;
+
+namespace {
+
+// body() on every instruction set, with 1 and 2 threads.
+template <typename Body>
+void for_isas_and_threads(Body body) {
+    const int saved = get_num_threads();
+    for (Isa isa : available_isas()) {
+        CAPTURE(std::string(to_string(isa)));
+        ScopedIsa use(isa);
+        for (int threads : {1, 2}) {
+            CAPTURE(threads);
+            set_num_threads(threads);
+            body();
+        }
+    }
+    set_num_threads(saved);
+}
+
+}  // namespace
+
+TEST_CASE("gelu_backward blocked matches the naive one, exact and tanh, over the whole range") {
+    Generator gen(11);
+    // Random values over [-8, 8] and the edges: 0, tiny, large, huge, and both infinities.
+    Tensor x = randn({3001}, gen) * 4.0f;
+    const float edges[] = {0.0f,  -0.0f,  1e-30f, -1e-30f, 1e-6f, -1e-6f, 5.4f,  -5.4f,
+                           12.0f, -12.0f, 30.0f,  -30.0f,  1e30f, -1e30f, 1e38f, -1e38f};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; ++i) x.data()[i] = edges[i];
+    const Tensor dy = randn({3001}, gen);
+    for (GeluApproximate mode : {GeluApproximate::None, GeluApproximate::Tanh}) {
+        CAPTURE(mode == GeluApproximate::Tanh);
+        const Tensor want = gelu_backward(dy, x, mode, Kernel::Naive);
+        for_isas_and_threads([&] {
+            const Tensor got = gelu_backward(dy, x, mode, Kernel::Blocked);
+            // exact: Phi within 1.5e-7 (Abramowitz & Stegun), the rest float rounding. tanh: a
+            // float exp and division, and x sig (1 - sig) (2u)' rounded with terms up to 4x the
+            // result: 1e-5 relative.
+            check_close(got, want, 1e-6f, mode == GeluApproximate::Tanh ? 1e-5f : 1e-6f);
+        });
+    }
+    // A NaN stays NaN.
+    const Tensor nan = from_vector({std::numeric_limits<float>::quiet_NaN()}, {1});
+    for (GeluApproximate mode : {GeluApproximate::None, GeluApproximate::Tanh})
+        CHECK(std::isnan(gelu_backward(ones({1}), nan, mode, Kernel::Blocked).item()));
+}
+
+TEST_CASE("layer_norm_backward blocked matches the naive one: many rows, C = 64 and ragged C") {
+    Generator gen(12);
+    for (int64_t C : {64, 7, 100}) {
+        CAPTURE(C);
+        // 6400 rows of C = 64 (vit_fmnist's batch of 128 x 50 tokens): 100 blocks of rows.
+        const int64_t rows = C == 64 ? 6400 : 131;
+        const Tensor x = randn({rows, C}, gen) * 3.0f + 1.0f, dy = randn({rows, C}, gen);
+        const Tensor w = randn({C}, gen);
+        const LayerNormGrads want = layer_norm_backward(dy, x, w, 1e-5f, Kernel::Naive);
+        for_isas_and_threads([&] {
+            const LayerNormGrads got = layer_norm_backward(dy, x, w, 1e-5f, Kernel::Blocked);
+            check_close(got.dx, want.dx, 1e-5f, 1e-4f);
+            check_close(got.dweight, want.dweight, 1e-4f, 1e-4f);
+            check_close(got.dbias, want.dbias, 1e-4f, 1e-4f);
+        });
+    }
+}
+
+TEST_CASE("attention backward blocked matches the naive one: vit_fmnist's heads and ragged ones") {
+    struct Case {
+        int64_t B, H, N, D;
+    };
+    // (2, 4, 50, 16) vit_fmnist; N = 70 has more rows than panels of columns with AVX-512
+    // (72 rows against 64 columns); 13 x 5 is ragged everywhere; N = 1 has one key.
+    const Case cases[] = {{2, 4, 50, 16}, {1, 3, 70, 64}, {3, 2, 13, 5}, {2, 2, 1, 8}};
+    Generator gen(13);
+    for (const Case& c : cases) {
+        CAPTURE(c.N);
+        CAPTURE(c.D);
+        // q, k, v as views of one (B, N, 3, H, D) qkv, as the layer hands them over.
+        const Tensor qkv = randn({c.B, c.N, 3, c.H, c.D}, gen).permute({2, 0, 3, 1, 4});
+        const Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(c.D));
+        const Tensor out = scaled_dot_product_attention(q, k, v, scale, nullptr, Kernel::Naive);
+        const Tensor dout = randn({c.B, c.H, c.N, c.D}, gen);
+        const AttentionGrads want =
+            scaled_dot_product_attention_backward_naive(dout, q, k, v, out, scale);
+        for_isas_and_threads([&] {
+            const AttentionGrads got =
+                scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, scale);
+            check_close(got.dq, want.dq, 1e-5f, 1e-4f);
+            check_close(got.dk, want.dk, 1e-5f, 1e-4f);
+            check_close(got.dv, want.dv, 1e-5f, 1e-4f);
+        });
+    }
+}
+
+TEST_CASE("multi_head_attention_packed: the forward of the three views, one node, d(qkv)") {
+    Generator gen(14);
+    const int64_t B = 2, N = 50, H = 4, D = 16;
+    const Tensor x = randn({B, N, 3 * H * D}, gen);
+    const Tensor dy = randn({B, N, H * D}, gen);
+    const float scale = 0.25f;
+    // Reference: scaled_dot_product_attention on the views, recorded op by op.
+    Tensor ref_in = x.clone().requires_grad_();
+    const Tensor heads = ref_in.reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});
+    const Tensor ref = scaled_dot_product_attention(heads.select(0, 0), heads.select(0, 1),
+                                                    heads.select(0, 2), scale)
+                           .transpose(1, 2)
+                           .reshape({B, N, H * D});
+    ref.backward(dy);
+    for_isas_and_threads([&] {
+        Tensor in = x.clone().requires_grad_();
+        const Tensor y = multi_head_attention_packed(in, H, scale);
+        CHECK(std::string(y.grad_fn_name()) == "MultiHeadAttentionBackward");
+        check_close(y.detach(), ref.detach(), 1e-6f, 1e-5f);
+        y.backward(dy);
+        check_close(in.grad(), ref_in.grad(), 1e-5f, 1e-4f);
+    });
+    // Inference records nothing and gives the same numbers.
+    const Tensor plain = multi_head_attention_packed(x, H, scale);
+    CHECK(plain.is_leaf());
+    check_close(plain, ref.detach(), 1e-6f, 1e-5f);
+    CHECK_THROWS_AS(multi_head_attention_packed(x, 5, scale), ShapeError);
+    CHECK_THROWS_AS(multi_head_attention_packed(x.reshape({B * N, 3 * H * D}), H, scale),
+                    ShapeError);
+}
