@@ -54,9 +54,9 @@ namespace {
 
 // The recipe. The subset is what keeps `make run` short: the full 60,000 images for 10 epochs
 // are `vit train`'s job.
-constexpr int64_t kTrainImages = 6000;  // the first 6,000 of the 60,000 training images
+constexpr int64_t kTrainImages = 10000;  // the first 10,000 of the 60,000 training images
 constexpr int64_t kTestImages = 1000;   // the first 1,000 of the 10,000 test images
-constexpr int kEpochs = 2;
+constexpr int kEpochs = 3;
 constexpr int64_t kBatch = 32;  // small batches: more steps for the same images
 constexpr double kLr = 3e-3, kWeightDecay = 0.05;
 constexpr int64_t kShown = 8;  // test images classified, drawn and saved for PyTorch
