@@ -217,9 +217,22 @@ clean:
 #   make fuzz      libFuzzer targets fuzz/fuzz_*.cpp with clang, ASan and UBSan (build/fuzz/);
 #                  fuzz/run.sh [SECONDS] builds and runs each one (default 20 s)
 
-.PHONY: vit fuzz
+.PHONY: vit fuzz train
 vit: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(VIT_BIN)
+
+# make train: the vit_fmnist preset on Fashion-MNIST with the default recipe into runs/fmnist/.
+# EPOCHS, BATCH, LR and OUT change those flags; TRAIN_ARGS adds others
+# (make train EPOCHS=20 TRAIN_ARGS="--hflip --crop-padding 2 --label-smoothing 0.1").
+EPOCHS ?= 10
+BATCH ?= 128
+LR ?= 3e-3
+OUT ?= runs/fmnist/
+TRAIN_ARGS ?=
+train: deps deps-data
+	@$(MAKE) --no-print-directory -j$(JOBS) $(VIT_BIN)
+	$(VIT_BIN) train --data fashion-mnist --model vit_fmnist --epochs $(EPOCHS) --batch $(BATCH) \
+	  --lr $(LR) --out $(OUT) $(TRAIN_ARGS)
 
 $(VIT_BIN): $(BUILD)/obj/cli/vit.o $(CLI_LIB_OBJS) $(LIB)
 	$(call quiet,LD,$@)
