@@ -327,3 +327,40 @@ TEST_CASE("DataLoader with augmentation: same seed, same batches; pixels come fr
     const float zero = -kFashionMnistMean / kFashionMnistStd;
     CHECK(std::count(a.begin(), a.end(), zero) > 0);
 }
+
+TEST_CASE("DataLoader: start_epoch(e) replays epoch e alone, as --resume needs") {
+    ImageDataset data;
+    data.height = data.width = 28;
+    data.num_classes = 10;
+    data.pixels = make_pixels(100, 28, 28);
+    for (int64_t i = 0; i < 100; ++i) data.labels.push_back(i % 10);
+    LoaderOptions opt;
+    opt.batch_size = 32;
+    opt.seed = 4;
+    opt.crop_padding = 3;
+    opt.hflip = true;
+    const auto epoch_batches = [&](DataLoader& loader, int64_t e) {
+        std::vector<float> all;
+        Batch b;
+        for (loader.start_epoch(e); loader.next(b);) {
+            const std::vector<float> v = b.images.to_vector();
+            all.insert(all.end(), v.begin(), v.end());
+        }
+        return all;
+    };
+    DataLoader in_order(data, opt), alone(data, opt);
+    epoch_batches(in_order, 0);
+    epoch_batches(in_order, 1);
+    const std::vector<float> third = epoch_batches(in_order, 2);
+    CHECK(epoch_batches(alone, 2) == third);
+    CHECK(epoch_batches(alone, 1) != third);
+    // start_epoch() goes on from the last epoch started.
+    Batch first, next;
+    alone.start_epoch();
+    alone.next(first);
+    in_order.start_epoch(2);
+    in_order.next(next);
+    CHECK(first.images.to_vector() == next.images.to_vector());
+    CHECK_THROWS_WITH_AS(alone.start_epoch(-1), doctest::Contains("epoch = -1 must be >= 0"),
+                         std::invalid_argument);
+}

@@ -283,29 +283,6 @@ TEST_CASE("fit: --resume refuses another batch size and a missing run; bad optio
     bad([](TrainOptions& b) { b.until_epoch = 2; }, "until_epoch = 2");
 }
 
-TEST_CASE("DataLoader: start_epoch(e) replays epoch e alone") {
-    dataset::LoaderOptions lo;
-    lo.batch_size = 64;
-    lo.seed = 4;
-    lo.crop_padding = 3;
-    lo.hflip = true;
-    const auto epoch_batches = [&](dataset::DataLoader& loader, int64_t e) {
-        std::vector<float> all;
-        dataset::Batch b;
-        for (loader.start_epoch(e); loader.next(b);) {
-            const std::vector<float> v = b.images.to_vector();
-            all.insert(all.end(), v.begin(), v.end());
-        }
-        return all;
-    };
-    dataset::DataLoader in_order(train_set(), lo), alone(train_set(), lo);
-    epoch_batches(in_order, 0);
-    epoch_batches(in_order, 1);
-    const std::vector<float> third = epoch_batches(in_order, 2);
-    CHECK(epoch_batches(alone, 2) == third);
-    CHECK(epoch_batches(alone, 1) != third);
-}
-
 // ---- vit train, end to end -----------------------------------------------------------------
 
 namespace {
