@@ -30,7 +30,9 @@ namespace vitlab::cli {
 
 const std::vector<Option> kTrainOptions = join_options(
     {{{"--data", "NAME", "the dataset: fashion-mnist (the only one)"},
-      {"--data-dir", "DIR", "where its IDX files are (default /usr/share/datasets/fashion-mnist/)"},
+      {"--data-dir", "DIR",
+       "where its IDX files are (default $FASHION_MNIST_DIR, else "
+       "/usr/share/datasets/fashion-mnist/)"},
       {"--model", "NAME", "a preset to start from (default vit_fmnist)"},
       {"--dim", "C", "width (embed_dim) over the preset's"},
       {"--depth", "N", "blocks over the preset's"},
@@ -222,7 +224,7 @@ int train(const Args& args, std::ostream& out, const Report& report) {
     o.resume = args.has("--resume");
     const bool exporting = args.has("--export-test-images");
     if (!exporting) o.out_dir = args.required("--out");
-    const std::string data_dir = args.get("--data-dir", dataset::kFashionMnistDir);
+    const std::string data_dir = args.get("--data-dir", dataset::fashion_mnist_dir());
     // The output folder first: a file in the way fails now, not after the first epoch.
     if (!o.out_dir.empty()) {
         std::error_code ec;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "dataset/idx.h"
@@ -13,6 +14,11 @@ const std::array<const char*, 10>& fashion_mnist_classes() {
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
         "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
     return names;
+}
+
+std::string fashion_mnist_dir() {
+    const char* env = std::getenv("FASHION_MNIST_DIR");
+    return env != nullptr && env[0] != '\0' ? env : kFashionMnistDir;
 }
 
 ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path,

@@ -33,6 +33,9 @@ struct ImageDataset {
 enum class Split { Train, Test };
 
 inline const char* const kFashionMnistDir = "/usr/share/datasets/fashion-mnist/";
+// Where to look by default: $FASHION_MNIST_DIR when it is set and not empty (the same variable
+// `make run` / tools/deps.sh check), else kFashionMnistDir.
+std::string fashion_mnist_dir();
 
 // The class names in label order: "T-shirt/top", "Trouser", ..., "Ankle boot".
 const std::array<const char*, 10>& fashion_mnist_classes();
@@ -45,7 +48,7 @@ constexpr float kFashionMnistStd = 0.3530f;
 // the file and `apt-get install dataset-fashion-mnist`); a malformed one throws IdxError;
 // images and labels that disagree (count, a label >= 10, images not 28x28) throw
 // std::runtime_error naming both files.
-ImageDataset load_fashion_mnist(Split split, const std::string& dir = kFashionMnistDir);
+ImageDataset load_fashion_mnist(Split split, const std::string& dir = fashion_mnist_dir());
 
 // Images and labels from any pair of IDX files: images (N, H, W), labels (N) in
 // [0, num_classes).

@@ -55,7 +55,7 @@ namespace {
 // The recipe. The subset is what keeps `make run` short: the full 60,000 images for 10 epochs
 // are `vit train`'s job.
 constexpr int64_t kTrainImages = 10000;  // the first 10,000 of the 60,000 training images
-constexpr int64_t kTestImages = 1000;   // the first 1,000 of the 10,000 test images
+constexpr int64_t kTestImages = 1000;    // the first 1,000 of the 10,000 test images
 constexpr int kEpochs = 3;
 constexpr int64_t kBatch = 32;  // small batches: more steps for the same images
 constexpr double kLr = 3e-3, kWeightDecay = 0.05;
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
     std::filesystem::path out_dir = std::filesystem::temp_directory_path() / "vitlab_tutorial_11";
 #endif
     if (argc > 1) out_dir = argv[1];
-    const std::string data_dir = argc > 2 ? argv[2] : dataset::kFashionMnistDir;
+    const std::string data_dir = argc > 2 ? argv[2] : dataset::fashion_mnist_dir();
     std::filesystem::create_directories(out_dir);
     tutorial::Timer total_time;
 
