@@ -6,10 +6,18 @@
 //
 //   caller                                   each worker
 //   ------                                   -----------
-//   publish the job, bump `generation_`  ->  wakes up, sees a new generation
+//   publish the job, bump `generation_`  ->  wakes up, sees a new generation; if chunks
+//                                            are left, checks in (`active_ + 1`)
 //   run chunk 0, then take chunks            takes chunks until none are left
-//   wait until every worker checked out  <-  checks out (`busy_ - 1`), sleeps again
+//   wait until every chunk is done and   <-  checks out (`active_ - 1`), sleeps again
+//   no worker is checked in
 //   rethrow the first exception, if any
+//
+// The caller does not wait for a worker that has not woken up yet: on a machine whose other
+// cores are busy, a worker can wait milliseconds for a core, and the caller meanwhile runs
+// every chunk itself. A worker that wakes late checks in only while the job it sees still has
+// chunks to hand out (under mutex_, so that job cannot end or change meanwhile); a job whose
+// chunks are all taken is finished for it, and its fn_ is never touched again.
 //
 // The range is cut into min(threads, length) contiguous, non-empty chunks. The caller runs
 // chunk 0; the others go to whoever is free first (an atomic counter). Which worker runs a
@@ -85,8 +93,8 @@ class ThreadPool {
             end_ = end;
             chunks_ = chunks;
             next_chunk_ = 1;  // chunk 0 is the caller's
+            done_chunks_ = 0;
             error_ = nullptr;
-            busy_ = static_cast<int>(workers_.size());
             ++generation_;
         }
         wake_.notify_all();
@@ -99,7 +107,7 @@ class ThreadPool {
         std::exception_ptr error;
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            done_.wait(lock, [&] { return busy_ == 0; });
+            done_.wait(lock, [&] { return done_chunks_ == chunks_ && active_ == 0; });
             error = error_;
             fn_ = nullptr;
         }
@@ -123,6 +131,7 @@ class ThreadPool {
             std::lock_guard<std::mutex> lock(mutex_);
             if (!error_) error_ = std::current_exception();  // keep the first one
         }
+        done_chunks_.fetch_add(1);
     }
 
     // `seen` is the last job this worker knows of; it waits for a newer one.
@@ -134,12 +143,15 @@ class ThreadPool {
                 wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
                 if (stopping_) return;
                 seen = generation_;
+                if (next_chunk_.load() >= chunks_) continue;  // all handed out: nothing to do
+                ++active_;
             }
             take_chunks();
             {
                 std::lock_guard<std::mutex> lock(mutex_);
-                if (--busy_ == 0) done_.notify_one();
+                --active_;
             }
+            done_.notify_one();
         }
     }
 
@@ -182,7 +194,8 @@ class ThreadPool {
     const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
     int64_t begin_ = 0, end_ = 0, chunks_ = 0;
     std::atomic<int64_t> next_chunk_{0};
-    int busy_ = 0;  // workers that have not checked out of the current job
+    std::atomic<int64_t> done_chunks_{0};  // chunks finished, by anyone
+    int active_ = 0;                       // workers checked in to the current job and not yet out
     std::exception_ptr error_;
 };
 
