@@ -204,17 +204,18 @@ void whole_block(Generator& gen) {
             row.second += t.numel();
         }
     }
-    fmt::print("  {:<22}{:>7}{:>16}\n", "op (grad_fn)", "saves", "activations MB");
+    fmt::print("  {:<28}{:>7}{:>16}\n", "op (grad_fn)", "saves", "activations MB");
     for (const auto& [op, row] : by_op)
-        fmt::print("  {:<22}{:>7}{:>16.2f}\n", op, row.first, megabytes(row.second));
+        fmt::print("  {:<28}{:>7}{:>16.2f}\n", op, row.first, megabytes(row.second));
     const double input_mb = megabytes(T * C);
     fmt::print("  activations kept: {:.2f} MB, {:.1f} times the block's input x ({:.2f} MB)\n",
                megabytes(activation_floats), megabytes(activation_floats) / input_mb, input_mb);
     fmt::print("  parameters saved by reference (no copy): {:.2f} MB\n", megabytes(param_floats));
     fmt::print(
-        "  AttentionBackward keeps q, k, v and the output, not the probabilities P\n"
-        "  (1, 12, 197, 197), {:.2f} MB more: its backward recomputes P from q and k, head by\n"
-        "  head, so the memory kept grows as N, not N^2. Twelve blocks keep twelve times this.\n",
+        "  MultiHeadAttentionBackward keeps qkv (q, k, v side by side) and the output, not the\n"
+        "  probabilities P (1, 12, 197, 197), {:.2f} MB more: its backward recomputes P from q\n"
+        "  and k, head by head, so the memory kept grows as N, not N^2. Twelve blocks keep twelve\n"
+        "  times this.\n",
         megabytes(12 * T * T));
     tutorial::check(activation_floats >= 2 * T * C,
                     "the forward kept activations (at least the LayerNorm and MLP inputs)");
