@@ -9,10 +9,10 @@
 //    passes transposed views), so the two GFLOP/s columns should be close.
 // 2. softmax (12 heads x 577 x 577), layer norm and GELU (577 x 768, 577 x 3072) backward,
 //    1 thread, in GB/s of the bytes they must touch (y or x, dy, dx: 12 bytes a float), beside
-//    a plain copy (8 bytes a float). Layer norm and GELU: the naive version (one float at a
-//    time, sums in double) and the blocked one (SIMD kernels of the chosen instruction set);
-//    softmax has one version. The attention backward of vit_fmnist (128 x 4 heads, N = 50,
-//    D = 16) naive and blocked, in ms.
+//    a plain copy (8 bytes a float). Each op twice: the naive version (one float at a time,
+//    sums in double) and the blocked one (SIMD kernels of the chosen instruction set); the
+//    softmax rows also for log_softmax. The attention backward of vit_fmnist (128 x 4 heads,
+//    N = 50, D = 16) naive and blocked, in ms.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -73,8 +73,14 @@ int main(int argc, char** argv) {
     };
     {
         const Shape s{12, 577, 577};
-        const Tensor y = softmax(randn(s, gen), -1), dy = randn(s, gen);
-        row("softmax (12, 577, 577)", s, 3, [&] { (void)softmax_backward(dy, y, -1); });
+        const Tensor x = randn(s, gen), dy = randn(s, gen);
+        const Tensor y = softmax(x, -1), ly = log_softmax(x, -1);
+        for (Kernel k : {Kernel::Naive, Kernel::Blocked})
+            row(std::string("softmax (12, 577, 577) ") + to_string(k), s, 3,
+                [&] { (void)softmax_backward(dy, y, -1, k); });
+        for (Kernel k : {Kernel::Naive, Kernel::Blocked})
+            row(std::string("log_softmax (12, 577, 577) ") + to_string(k), s, 3,
+                [&] { (void)log_softmax_backward(dy, ly, -1, k); });
     }
     {
         const Shape s{577, 768};

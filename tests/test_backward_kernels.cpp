@@ -1,10 +1,11 @@
-// test_backward_kernels.cpp: the blocked (SIMD, threaded) backward of GELU, layer norm and
-// attention against their naive versions, on every instruction set this CPU has, with 1 and 2
-// threads, at shapes the PyTorch fixtures do not cover: vit_fmnist's (N = 50, D = 16, C = 64),
-// ragged ones (N, D, C not whole registers or tiles), more rows than one block, and the edges
-// of GELU's range.
+// test_backward_kernels.cpp: the blocked (SIMD, threaded) backward of softmax, log_softmax,
+// GELU, layer norm and attention against their naive versions, on every instruction set this
+// CPU has, with 1 and 2 threads, at shapes the PyTorch fixtures do not cover: vit_fmnist's
+// (N = 50, D = 16, C = 64), ragged ones (N, D, C not whole registers or tiles), more rows than
+// one block, and the edges of GELU's range.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -38,6 +39,64 @@ void for_isas_and_threads(Body body) {
 }
 
 }  // namespace
+
+TEST_CASE("softmax and log_softmax backward blocked match the naive ones: ragged rows, any dim") {
+    Generator gen(15);
+    for (int64_t n : {1, 3, 17, 65, 577}) {
+        CAPTURE(n);
+        // Enough rows that 2 threads split them (parallel_for's grain is 8192 floats).
+        const int64_t rows = std::max<int64_t>(7, 20000 / n);
+        const Tensor x = randn({rows, n}, gen) * 3.0f;
+        Tensor lx = x.clone();
+        // A log-probability of -inf (exp = 0), in a row that has a finite one (else NaN).
+        if (n > 1) lx.data()[0] = -std::numeric_limits<float>::infinity();
+        const Tensor y = softmax(x, -1, Kernel::Naive), ly = log_softmax(lx, -1);
+        const Tensor dy = randn({rows, n}, gen);
+        const Tensor want = softmax_backward(dy, y, -1, Kernel::Naive);
+        const Tensor lwant = log_softmax_backward(dy, ly, -1, Kernel::Naive);
+        const int saved = get_num_threads();
+        for (Isa isa : available_isas()) {
+            CAPTURE(std::string(to_string(isa)));
+            ScopedIsa use(isa);
+            std::vector<float> first, lfirst;  // the 1-thread result
+            for (int threads : {1, 2}) {
+                CAPTURE(threads);
+                set_num_threads(threads);
+                const Tensor got = softmax_backward(dy, y, -1, Kernel::Blocked);
+                const Tensor lgot = log_softmax_backward(dy, ly, -1, Kernel::Blocked);
+                // float sums of at most 577 terms of |dy y| <= 4: within 1e-6 of double's.
+                check_close(got, want, 1e-6f, 1e-5f);
+                // exp_approx within 2 ulp, times a sum of up to 577 |dy|: 1e-5 relative.
+                check_close(lgot, lwant, 1e-5f, 1e-5f);
+                if (n > 1) CHECK(lgot.data()[0] == dy.data()[0]);  // dx = dy where y = -inf
+                if (threads == 1) {
+                    first = got.to_vector();
+                    lfirst = lgot.to_vector();
+                } else {  // each row summed by one thread: the split changes no bit
+                    CHECK(got.to_vector() == first);
+                    CHECK(lgot.to_vector() == lfirst);
+                }
+            }
+        }
+        set_num_threads(saved);
+    }
+    // dim 1 of (4, 65, 6), on transposed (non-contiguous) y and dy, and dim 0.
+    const Tensor x = randn({4, 6, 65}, gen).transpose(1, 2);
+    const Tensor dy = randn({4, 6, 65}, gen).transpose(1, 2);
+    REQUIRE_FALSE(x.is_contiguous());
+    for (int64_t dim : {1, 0, -1}) {
+        CAPTURE(dim);
+        const Tensor y = softmax(x, dim, Kernel::Naive), ly = log_softmax(x, dim);
+        const Tensor yt = y.transpose(0, 2).contiguous().transpose(0, 2);  // strided again
+        REQUIRE_FALSE(yt.is_contiguous());
+        const Tensor want = softmax_backward(dy, yt, dim, Kernel::Naive);
+        const Tensor lwant = log_softmax_backward(dy, ly, dim, Kernel::Naive);
+        for_isas_and_threads([&] {
+            check_close(softmax_backward(dy, yt, dim, Kernel::Blocked), want, 1e-6f, 1e-5f);
+            check_close(log_softmax_backward(dy, ly, dim, Kernel::Blocked), lwant, 1e-5f, 1e-5f);
+        });
+    }
+}
 
 TEST_CASE("gelu_backward blocked matches the naive one, exact and tanh, over the whole range") {
     Generator gen(11);

@@ -65,6 +65,10 @@ struct SoftmaxKernels {
     void (*scaled_row)(float* row, int64_t n, float scale);
     // out[i] = simd::exp_approx(x[i]): the exp the kernels use, for tests of its accuracy.
     void (*exp)(const float* x, float* out, int64_t n);
+    // The backward of `rows` contiguous rows of n floats (softmax_backward.h), y the forward's
+    // output: softmax dx = y * (dy - sum(dy * y)), log_softmax dx = dy - exp(y) * sum(dy).
+    void (*backward_rows)(const float* y, const float* dy, float* dx, int64_t rows, int64_t n);
+    void (*log_backward_rows)(const float* y, const float* dy, float* dx, int64_t rows, int64_t n);
 };
 
 // ---- GELU and layer norm (gelu_kernels.cpp, layer_norm_kernels.cpp) -----------------------

@@ -1,4 +1,5 @@
-// softmax_kernels.cpp: the kernels of softmax_blocked, per instruction set (kernels.h).
+// softmax_kernels.cpp: the kernels of softmax_blocked, per instruction set (kernels.h), and
+// those of the blocked softmax / log_softmax backward (at the end of this file).
 //
 // The same three passes as softmax_naive.cpp, each now a streaming loop over whole registers
 // (the register vocabulary and exp come from simd.h, read it first):
@@ -143,6 +144,56 @@ void scaled_row(float* row, int64_t n, float scale) {
     if (rest) store_part(row + full, mul(load_part(row + full, rest, 0.0f), inv), rest);
 }
 
+// ---- the backward (tensor/ops/softmax_backward.h), `rows` contiguous rows of n floats -------
+// Each row is two streaming passes: a sum into kLanes partial sums (the tail's lanes past n
+// load 0 and add nothing), reduced once; then dx. A row is summed by one thread only, so the
+// result does not depend on how the rows are split across threads.
+
+// dx = y * (dy - dot), dot = sum_j dy_j y_j.
+void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t rows, int64_t n) {
+    const int64_t full = n - n % kLanes, rest = n - full;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* yr = y + r * n;
+        const float* g = dy + r * n;
+        float* o = dx + r * n;
+        Vec acc = splat(0.0f);
+        for (int64_t i = 0; i < full; i += kLanes) acc = fmadd(load(g + i), load(yr + i), acc);
+        if (rest)
+            acc = fmadd(load_part(g + full, rest, 0.0f), load_part(yr + full, rest, 0.0f), acc);
+        const Vec dot = splat(sum_lanes(acc));
+        for (int64_t i = 0; i < full; i += kLanes)
+            store(o + i, mul(load(yr + i), sub(load(g + i), dot)));
+        if (rest)
+            store_part(
+                o + full,
+                mul(load_part(yr + full, rest, 0.0f), sub(load_part(g + full, rest, 0.0f), dot)),
+                rest);
+    }
+}
+
+// dx = dy - exp(y) * total, total = sum_j dy_j. y is a log-probability (<= 0), but exp_approx,
+// not exp_nonpositive: a y handed in from elsewhere may be positive; -inf gives exp = 0.
+void log_softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t rows,
+                               int64_t n) {
+    const int64_t full = n - n % kLanes, rest = n - full;
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* yr = y + r * n;
+        const float* g = dy + r * n;
+        float* o = dx + r * n;
+        Vec acc = splat(0.0f);
+        for (int64_t i = 0; i < full; i += kLanes) acc = add(acc, load(g + i));
+        if (rest) acc = add(acc, load_part(g + full, rest, 0.0f));
+        const Vec total = splat(sum_lanes(acc));
+        for (int64_t i = 0; i < full; i += kLanes)
+            store(o + i, fnmadd(exp_approx(load(yr + i)), total, load(g + i)));
+        if (rest)
+            store_part(o + full,
+                       fnmadd(exp_approx(load_part(yr + full, rest, 0.0f)), total,
+                              load_part(g + full, rest, 0.0f)),
+                       rest);
+    }
+}
+
 void exp_array(const float* x, float* out, int64_t n) {
     int64_t i = 0;
     for (; i + kLanes <= n; i += kLanes) store(out + i, exp_approx(load(x + i)));
@@ -151,6 +202,8 @@ void exp_array(const float* x, float* out, int64_t n) {
 
 }  // namespace
 
-const SoftmaxKernels softmax_kernels = {softmax_rows, softmax_columns, scaled_row, exp_array};
+const SoftmaxKernels softmax_kernels = {
+    softmax_rows, softmax_columns,       scaled_row,
+    exp_array,    softmax_backward_rows, log_softmax_backward_rows};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

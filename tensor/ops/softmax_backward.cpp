@@ -1,13 +1,16 @@
-// softmax_backward.cpp: softmax and log_softmax backward, log_softmax forward (naive loops;
-// formulas in softmax_backward.h). Rows along dim are packed first (row_loops.h), so each
-// loop below runs over n contiguous floats.
+// softmax_backward.cpp: softmax and log_softmax backward, log_softmax forward (formulas in
+// softmax_backward.h). Rows along dim are packed first (row_loops.h), so each loop below runs
+// over n contiguous floats: the naive ones here, the blocked ones in
+// tensor/cpu/softmax_kernels.cpp.
 #include "tensor/ops/softmax_backward.h"
 
 #include <cmath>
 #include <limits>
 
 #include "tensor/autograd.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops/row_loops.h"
+#include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
 
@@ -24,25 +27,38 @@ int64_t row_length(const Tensor& rows) {
     return rows.dim() == 0 ? 1 : rows.size(-1);
 }
 
-// dx for every row of y (and dy) along dim, from row(y, dy, dx, n): the loop both backwards
-// share, on rows packed contiguous.
+// The blocked row kernel: `rows` contiguous rows of n floats (cpu::SoftmaxKernels).
+using BlockedRows = void (*)(const float* y, const float* dy, float* dx, int64_t rows, int64_t n);
+
+// dx for every row of y (and dy) along dim, on rows packed contiguous: the loop both
+// backwards share. Naive: row(y, dy, dx, n) one row after the other. Blocked: `blocked` on
+// runs of whole rows, split across threads.
 template <class Row>
-Tensor backward_by_rows(const Tensor& dy, const Tensor& y, int64_t dim, const char* op, Row row) {
+Tensor backward_by_rows(const Tensor& dy, const Tensor& y, int64_t dim, const char* op,
+                        Kernel kernel, BlockedRows blocked, Row row) {
     check_same(dy, y, op);
     if (y.dim() == 0) return zeros(Shape{});  // a function of one number that is constant
     const int64_t d = wrap_dim(dim, y.dim(), op);
     const Tensor yr = detail::to_rows(y, d), dyr = detail::to_rows(dy, d);
     Tensor dx = empty(yr.shape());
     const int64_t n = row_length(yr), rows = n ? yr.numel() / n : 0;
-    for (int64_t r = 0; r < rows; ++r)
-        row(yr.data() + r * n, dyr.data() + r * n, dx.data() + r * n, n);
+    const float *ys = yr.data(), *g = dyr.data();
+    float* out = dx.data();
+    if (resolve(kernel) == Kernel::Blocked) {
+        parallel_for(0, rows, ceil_div(kGrainSize, n), [&](int64_t r0, int64_t r1) {
+            blocked(ys + r0 * n, g + r0 * n, out + r0 * n, r1 - r0, n);
+        });
+    } else {
+        for (int64_t r = 0; r < rows; ++r) row(ys + r * n, g + r * n, out + r * n, n);
+    }
     return detail::from_rows(dx, d);
 }
 
 }  // namespace
 
-Tensor softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim) {
-    return backward_by_rows(dy, y, dim, "softmax_backward",
+Tensor softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim, Kernel kernel) {
+    return backward_by_rows(dy, y, dim, "softmax_backward", kernel,
+                            cpu::kernels().softmax.backward_rows,
                             [](const float* yy, const float* g, float* o, int64_t n) {
                                 double dot = 0.0;  // sum_j dy_j * y_j
                                 for (int64_t j = 0; j < n; ++j)
@@ -76,9 +92,9 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
     return detail::from_rows(y, d);
 }
 
-Tensor log_softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim) {
+Tensor log_softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim, Kernel kernel) {
     return backward_by_rows(
-        dy, y, dim, "log_softmax_backward",
+        dy, y, dim, "log_softmax_backward", kernel, cpu::kernels().softmax.log_backward_rows,
         [](const float* yy, const float* g, float* o, int64_t n) {
             double total = 0.0;  // sum_j dy_j
             for (int64_t j = 0; j < n; ++j) total += g[j];
