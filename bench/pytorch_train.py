@@ -43,7 +43,7 @@ DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530
 
 
-def make_model():
+def make_model(init="torchvision"):
     import torch
     from torchvision.models.vision_transformer import VisionTransformer
 
@@ -54,7 +54,32 @@ def make_model():
     fan_in = 1 * 4 * 4
     torch.nn.init.trunc_normal_(model.conv_proj.weight, std=math.sqrt(1 / fan_in))
     torch.nn.init.zeros_(model.conv_proj.bias)
+    if init == "timm":
+        timm_init_(model)
     return model
+
+
+def timm_init_(model):
+    """vitlab's initialisation (nn/init.h, timm's): every Linear (the attention's in_proj too)
+    trunc_normal(std 0.02, [-2, 2]) with zero bias, the position embedding trunc_normal(0.02),
+    the class token normal(1e-6), the patch conv PyTorch's default (uniform +-1/sqrt(fan_in)),
+    LayerNorm ones and zeros. torchvision's own differs (xavier_uniform MLP and attention
+    weights, a zero head, a zero class token), which changes how a model this small trains."""
+    import torch
+
+    tn = torch.nn.init.trunc_normal_
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear):
+                tn(m.weight, std=0.02, a=-2.0, b=2.0)
+                if m.bias is not None:
+                    torch.nn.init.zeros_(m.bias)
+            elif isinstance(m, torch.nn.MultiheadAttention):
+                tn(m.in_proj_weight, std=0.02, a=-2.0, b=2.0)
+                torch.nn.init.zeros_(m.in_proj_bias)
+        model.conv_proj.reset_parameters()
+        tn(model.encoder.pos_embedding, std=0.02, a=-2.0, b=2.0)
+        torch.nn.init.normal_(model.class_token, std=1e-6)
 
 
 def make_optimizer(model, lr, weight_decay, total_steps, warmup):
@@ -210,12 +235,12 @@ def train(args):
     torch.set_num_threads(args.threads)
     xtr, ytr = load_split(args.data_dir, "train")
     xte, yte = load_split(args.data_dir, "t10k")
-    model = make_model().train()
+    model = make_model(args.init).train()
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     opt, sched = make_optimizer(model, args.lr, args.weight_decay,
                                 args.epochs * steps_per_epoch, args.warmup_fraction)
-    print(f"PyTorch {torch.__version__}, {args.threads} thread(s), {cpu_name()}: vit_fmnist, "
-          f"{args.epochs} epochs of {steps_per_epoch} steps, batch {args.batch}, lr {args.lr}",
+    print(f"PyTorch {torch.__version__}, {args.threads} thread(s), {cpu_name()}: vit_fmnist "
+          f"({args.init} init), {args.epochs} epochs of {steps_per_epoch} steps, batch {args.batch}, lr {args.lr}",
           flush=True)
     rows = []
     gen = torch.Generator().manual_seed(args.seed)
@@ -261,6 +286,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--csv", help="write one row per epoch here (training mode)")
+    parser.add_argument("--init", choices=["torchvision", "timm"], default="torchvision",
+                        help="torchvision's initialisation, or vitlab's (timm's)")
     parser.add_argument("--child-threads", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_threads is not None:
