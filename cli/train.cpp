@@ -246,12 +246,13 @@ int train(const Args& args, std::ostream& out, const Report& report) {
     VisionTransformer model(config, o.seed);
     ReportLines lines(report);
     std::ostream log(&lines);
+    const int64_t steps_per_epoch = (train.size() + o.batch_size - 1) / o.batch_size;
     log << fmt::format(
-        "{} ({} parameters) on {} training and {} test images, {} threads; {} epochs "
-        "of {} steps, batch {}, AdamW lr {}, weight decay {}\n",
+        "{} ({} parameters) on {} training and {} test images, {} thread{}; {} epoch{} "
+        "of {} step{}, batch {}, AdamW lr {}, weight decay {}\n",
         to_string(config), model.num_parameters(), train.size(), test.size(), get_num_threads(),
-        o.epochs, (train.size() + o.batch_size - 1) / o.batch_size, o.batch_size, o.lr,
-        o.weight_decay);
+        get_num_threads() == 1 ? "" : "s", o.epochs, o.epochs == 1 ? "" : "s", steps_per_epoch,
+        steps_per_epoch == 1 ? "" : "s", o.batch_size, o.lr, o.weight_decay);
 
     StopOnSigint on_sigint;
     o.stop = &g_stop;
