@@ -26,25 +26,15 @@
 #include "tensor/io/json.h"
 #include "tensor/parallel/thread_pool.h"
 #include "tests/checkpoint_tests.h"
+#include "tests/run_vit.h"
 #include "vision/image.h"
 #include "vision/ppm.h"
 #include "vision/transforms.h"
 
 namespace {
 
-struct Result {
-    int code;
-    std::string out, err;
-};
-
-Result vit(std::vector<std::string> args) {
-    args.insert(args.begin(), "vit");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    const int code = cli::vit_main(int(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
+using Result = testing::VitRun;
+const auto vit = testing::run_vit;
 
 size_t lines(const std::string& s) {
     return size_t(std::count(s.begin(), s.end(), '\n'));

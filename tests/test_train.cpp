@@ -19,6 +19,7 @@
 #include "dataset/idx.h"
 #include "dataset/loader.h"
 #include "tensor/io/safetensors.h"
+#include "tests/run_vit.h"
 #include "tests/temp_files.h"
 #include "train/curves.h"
 #include "train/metrics.h"
@@ -287,19 +288,8 @@ TEST_CASE("fit: --resume refuses another batch size and a missing run; bad optio
 
 namespace {
 
-struct Run {
-    int code;
-    std::string out, err;
-};
-
-Run vit(std::vector<std::string> args) {
-    args.insert(args.begin(), "vit");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    const int code = cli::vit_main(int(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
+using Run = testing::VitRun;
+const auto vit = testing::run_vit;
 
 // The generated sets as Fashion-MNIST's four files (gzip) in dir.
 void write_dataset(const std::string& dir) {
