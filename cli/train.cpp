@@ -25,6 +25,7 @@
 #include "vision/image.h"
 #include "vision/png_write.h"
 #include "vit/config.h"
+#include "vit/init_weights.h"
 
 namespace vitlab::cli {
 
@@ -49,6 +50,8 @@ const std::vector<Option> kTrainOptions = join_options(
       {"--crop-padding", "P", "random crop with P pixels of zero padding (default 0: none)"},
       {"--hflip", "", "random horizontal flips"},
       {"--clip-grad", "X", "clip the gradient norm to X (default: no clipping)"},
+      {"--init", "NAME",
+       "initial weights: torchvision (default; xavier, zero head) or timm (trunc normal 0.02)"},
       {"--seed", "N", "seed of the initial weights, the data order and augmentations (default 0)"},
       {"--train-limit", "N", "train on the first N training images only"},
       {"--test-limit", "N", "test on the first N test images only"},
@@ -189,6 +192,14 @@ class ReportLines : public std::streambuf {
     std::string line_;
 };
 
+WeightInit parse_init(const std::string& name) {
+    try {
+        return parse_weight_init(name);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(fmt::format("--init: {}", e.what()));
+    }
+}
+
 double peak_rss_mb() {
     struct rusage usage {};
     getrusage(RUSAGE_SELF, &usage);
@@ -219,6 +230,7 @@ int train(const Args& args, std::ostream& out, const Report& report) {
     o.hflip = args.has("--hflip");
     o.clip_grad = args.get_double("--clip-grad", 0.0, 0.0, 1e6);
     o.seed = static_cast<uint64_t>(args.get_int("--seed", 0, 0, INT64_MAX / 2));
+    const WeightInit init = parse_init(args.get("--init", "torchvision"));
     const int64_t train_limit = args.get_int("--train-limit", 0, 1, 60000);
     const int64_t test_limit = args.get_int("--test-limit", 0, 1, 10000);
     o.resume = args.has("--resume");
@@ -244,15 +256,16 @@ int train(const Args& args, std::ostream& out, const Report& report) {
     o.progress = progress_enabled();
 
     VisionTransformer model(config, o.seed);
+    init_weights_(model, init, o.seed);
     ReportLines lines(report);
     std::ostream log(&lines);
     const int64_t steps_per_epoch = (train.size() + o.batch_size - 1) / o.batch_size;
     log << fmt::format(
-        "{} ({} parameters) on {} training and {} test images, {} thread{}; {} epoch{} "
+        "{} ({} parameters, {} init) on {} training and {} test images, {} thread{}; {} epoch{} "
         "of {} step{}, batch {}, AdamW lr {}, weight decay {}\n",
-        to_string(config), model.num_parameters(), train.size(), test.size(), get_num_threads(),
-        get_num_threads() == 1 ? "" : "s", o.epochs, o.epochs == 1 ? "" : "s", steps_per_epoch,
-        steps_per_epoch == 1 ? "" : "s", o.batch_size, o.lr, o.weight_decay);
+        to_string(config), model.num_parameters(), to_string(init), train.size(), test.size(),
+        get_num_threads(), get_num_threads() == 1 ? "" : "s", o.epochs, o.epochs == 1 ? "" : "s",
+        steps_per_epoch, steps_per_epoch == 1 ? "" : "s", o.batch_size, o.lr, o.weight_decay);
 
     StopOnSigint on_sigint;
     o.stop = &g_stop;

@@ -1,6 +1,12 @@
 // init.cpp: filling parameters from a seeded Generator.
 #include "nn/init.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "tensor/errors.h"
+
 namespace vitlab::nn {
 
 Generator& default_generator() {
@@ -46,6 +52,15 @@ void normal_(Tensor& t, Generator& gen, float mean, float std) {
 
 void uniform_(Tensor& t, Generator& gen, float low, float high) {
     fill_each(t, [&] { return low + (high - low) * gen.uniform(); });
+}
+
+void xavier_uniform_(Tensor& t, Generator& gen, float gain) {
+    if (t.dim() != 2)
+        throw ShapeError(fmt::format(
+            "xavier_uniform_: expected a 2-d weight (fan_out, fan_in), got shape {}", t.shape()));
+    const double fan_out = static_cast<double>(t.size(0)), fan_in = static_cast<double>(t.size(1));
+    const float bound = gain * static_cast<float>(std::sqrt(6.0 / (fan_in + fan_out)));
+    uniform_(t, gen, -bound, bound);
 }
 
 void zeros_(Tensor& t) {

@@ -29,6 +29,9 @@ void trunc_normal_(Tensor& t, Generator& gen, float mean = 0.0f, float std = 1.0
                    float b = 2.0f);
 void normal_(Tensor& t, Generator& gen, float mean = 0.0f, float std = 1.0f);
 void uniform_(Tensor& t, Generator& gen, float low = 0.0f, float high = 1.0f);
+// Glorot & Bengio (2010) for a 2-d weight (fan_out, fan_in), as torch.nn.init.xavier_uniform_:
+// uniform in +-gain * sqrt(6 / (fan_in + fan_out)), so activations and gradients keep their scale.
+void xavier_uniform_(Tensor& t, Generator& gen, float gain = 1.0f);
 void zeros_(Tensor& t);
 void ones_(Tensor& t);
 

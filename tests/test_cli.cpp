@@ -135,6 +135,8 @@ TEST_CASE("vit train: bad flags exit 2 naming the flag and what it expects") {
     check_fails(with({"--lr", "fast"}), "--lr must be a number from 0 to 10, got 'fast'");
     check_fails(with({"--lr", "0"}), "--lr must be above 0, got '0'");
     check_fails(with({"--lr", "nan"}), "--lr must be a number");
+    check_fails(with({"--init", "xavier"}),
+                "--init: unknown weight initialisation 'xavier': expected timm or torchvision");
     check_fails(with({"--warmup", "1"}), "--warmup must be a number from 0 to 0.99, got '1'");
     check_fails(with({"--weight-decay", "-1"}), "--weight-decay must be a number from 0 to 10");
     check_fails(with({"--label-smoothing", "2"}), "--label-smoothing must be a number from 0 to 1");

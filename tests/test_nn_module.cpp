@@ -157,3 +157,18 @@ TEST_CASE(
     CHECK(norm.weight.to_vector() == std::vector<float>{1, 1, 1});
     CHECK(norm.bias.to_vector() == std::vector<float>{0, 0, 0});
 }
+
+TEST_CASE("init: xavier_uniform_ fills +-sqrt(6 / (fan_in + fan_out)), evenly, and wants 2-d") {
+    Generator gen(3);
+    Tensor w({192, 64});  // bound sqrt(6 / 256) = 0.1531
+    nn::xavier_uniform_(w, gen);
+    const auto v = w.to_vector();
+    const double bound = std::sqrt(6.0 / 256.0);
+    double sq = 0, largest = 0;
+    for (float x : v) sq += double(x) * x, largest = std::max(largest, std::abs(double(x)));
+    CHECK(largest <= bound);
+    CHECK(largest > 0.98 * bound);
+    CHECK(std::sqrt(sq / v.size()) == doctest::Approx(bound / std::sqrt(3.0)).epsilon(0.02));
+    Tensor t({4, 4, 4});
+    CHECK_THROWS_AS(nn::xavier_uniform_(t, gen), ShapeError);
+}

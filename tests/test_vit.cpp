@@ -5,6 +5,7 @@
 
 #include "tests/fixture.h"
 #include "tests/small_vit.h"
+#include "vit/init_weights.h"
 #include "vit/vision_transformer.h"
 
 using namespace vitlab;
@@ -175,4 +176,52 @@ TEST_CASE("VisionTransformer: the seed decides the weights; init follows timm") 
     CHECK(a.norm.eps == 1e-6f);
     CHECK(a.blocks[1].norm2.eps == 1e-6f);
     CHECK(max_abs_diff(a.blocks[0].mlp.fc1.bias, zeros({128})) == 0.0f);
+}
+
+// Root mean square of a tensor's elements.
+static double rms(const Tensor& t) {
+    double sq = 0;
+    for (float x : t.to_vector()) sq += double(x) * x;
+    return std::sqrt(sq / static_cast<double>(t.numel()));
+}
+
+TEST_CASE("init_weights_: torchvision's scheme, layer by layer; timm's is the constructor's") {
+    VisionTransformer m(tiny_config(), 4);  // dim 64, mlp 128, patch 8 on 3 channels
+    init_weights_(m, WeightInit::Torchvision, 4);
+    // conv: trunc_normal(std sqrt(1/fan_in)), fan_in = 3*8*8 = 192; bias 0
+    CHECK(rms(m.patch_embed.proj.weight) == doctest::Approx(std::sqrt(1.0 / 192)).epsilon(0.1));
+    CHECK(max_abs_diff(m.patch_embed.proj.bias, zeros({64})) == 0.0f);
+    CHECK(max_abs_diff(m.cls_token, zeros({1, 1, 64})) == 0.0f);
+    CHECK(rms(m.pos_embed) == doctest::Approx(0.02).epsilon(0.15));
+    for (const nn::Block& b : m.blocks) {
+        // xavier over (192, 64): bound sqrt(6/256), rms bound/sqrt(3) = 0.0884
+        CHECK(rms(b.attn.qkv.weight) == doctest::Approx(0.0884).epsilon(0.05));
+        CHECK(max_abs_diff(b.attn.qkv.bias, zeros({192})) == 0.0f);
+        // kaiming_uniform(a=sqrt(5)): bound 1/sqrt(64), rms 0.125/sqrt(3) = 0.0722
+        CHECK(rms(b.attn.proj.weight) == doctest::Approx(0.0722).epsilon(0.05));
+        CHECK(max_abs_diff(b.attn.proj.bias, zeros({64})) == 0.0f);
+        // xavier over (128, 64): rms sqrt(6/192)/sqrt(3) = 0.1021; bias normal(std 1e-6)
+        CHECK(rms(b.mlp.fc1.weight) == doctest::Approx(0.1021).epsilon(0.05));
+        CHECK(rms(b.mlp.fc2.weight) == doctest::Approx(0.1021).epsilon(0.05));
+        CHECK(rms(b.mlp.fc1.bias) > 0.0);
+        CHECK(rms(b.mlp.fc1.bias) < 1e-5);
+        CHECK(b.norm1.weight.to_vector() == std::vector<float>(64, 1.0f));
+    }
+    CHECK(rms(m.head.weight) == 0.0);
+    CHECK(rms(m.head.bias) == 0.0);
+
+    // The same seed gives the same weights; timm's scheme puts the constructor's back.
+    VisionTransformer again(tiny_config(), 9);
+    init_weights_(again, WeightInit::Torchvision, 4);
+    CHECK(max_abs_diff(again.blocks[1].mlp.fc2.weight, m.blocks[1].mlp.fc2.weight) == 0.0f);
+    init_weights_(m, WeightInit::Timm, 4);
+    const VisionTransformer timm(tiny_config(), 4);
+    for (const auto& named : m.named_parameters())
+        CHECK_MESSAGE(max_abs_diff(named.second, timm.parameter(named.first)) == 0.0f, named.first);
+
+    CHECK(parse_weight_init("torchvision") == WeightInit::Torchvision);
+    CHECK(std::string(to_string(parse_weight_init("timm"))) == "timm");
+    CHECK_THROWS_WITH_AS(parse_weight_init("xavier"),
+                         "unknown weight initialisation 'xavier': expected timm or torchvision",
+                         std::invalid_argument);
 }
