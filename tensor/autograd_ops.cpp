@@ -103,8 +103,9 @@ void record_conv2d(Tensor& out, const Tensor& input, const Tensor& weight, const
     const bool has_bias = bias.numel() != 0;
     record(out, "Conv2dBackward", {input, weight, bias}, {input, weight},
            [=](const Tensor& dy, const Node& n) {
-               const Conv2dGrads g = conv2d_backward(dy, n.saved_tensor(0), n.saved_tensor(1),
-                                                     has_bias, stride, padding);
+               const Conv2dGrads g =
+                   conv2d_backward(dy, n.saved_tensor(0), n.saved_tensor(1), has_bias, stride,
+                                   padding, Kernel::Default, /*need_dinput=*/n.needs(0));
                return Grads{g.dinput, g.dweight, has_bias ? g.dbias : Tensor()};
            });
 }

@@ -144,6 +144,12 @@ TEST_CASE("backward vs PyTorch: conv2d padded and strided, and the patch embeddi
                 check_grad(g.dinput, f[k + ".dinput"]);
                 check_grad(g.dweight, f[k + ".dweight"]);
                 if (c.has_bias) check_grad(g.dbias, f[k + ".dbias"]);
+                // Without dinput (the images of a patch embedding): the same dweight and dbias.
+                const Conv2dGrads w =
+                    conv2d_backward(in(k + ".dy"), in(k + ".input"), in(k + ".weight"), c.has_bias,
+                                    c.stride, c.padding, kernel, /*need_dinput=*/false);
+                check_grad(w.dweight, f[k + ".dweight"]);
+                if (c.has_bias) check_grad(w.dbias, f[k + ".dbias"]);
             }
         });
 }

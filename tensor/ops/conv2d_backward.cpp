@@ -39,10 +39,11 @@ Tensor bias_grad(const Tensor& dout) {
 }  // namespace
 
 Conv2dGrads conv2d_backward(const Tensor& dout, const Tensor& input, const Tensor& weight,
-                            bool has_bias, int64_t stride, int64_t padding, Kernel kernel) {
+                            bool has_bias, int64_t stride, int64_t padding, Kernel kernel,
+                            bool need_dinput) {
     if (resolve(kernel) == Kernel::Naive)
         return conv2d_backward_naive(dout, input, weight, has_bias, stride, padding);
-    return conv2d_backward_blocked(dout, input, weight, has_bias, stride, padding);
+    return conv2d_backward_blocked(dout, input, weight, has_bias, stride, padding, need_dinput);
 }
 
 Conv2dGrads conv2d_backward_naive(const Tensor& dout, const Tensor& input, const Tensor& weight,
@@ -77,7 +78,8 @@ Conv2dGrads conv2d_backward_naive(const Tensor& dout, const Tensor& input, const
 }
 
 Conv2dGrads conv2d_backward_blocked(const Tensor& dout, const Tensor& input, const Tensor& weight,
-                                    bool has_bias, int64_t stride, int64_t padding) {
+                                    bool has_bias, int64_t stride, int64_t padding,
+                                    bool need_dinput) {
     const int64_t kH = weight.size(2), kW = weight.size(3);
     if (!(padding == 0 && stride == kH && stride == kW))
         return conv2d_backward_naive(dout, input, weight, has_bias, stride, padding);
@@ -95,6 +97,8 @@ Conv2dGrads conv2d_backward_blocked(const Tensor& dout, const Tensor& input, con
     const Tensor w = weight.reshape({C_out, K});
     Conv2dGrads g;
     g.dweight = matmul_blocked(d.transpose(0, 1), patches).view(weight.shape());
+    if (has_bias) g.dbias = bias_grad(dout);
+    if (!need_dinput) return g;
     const Tensor dp = matmul_blocked(d, w);  // (N*Ho*Wo, K)
     g.dinput = zeros(input.shape());
     g.dinput.narrow(2, 0, Ho * kH)
@@ -102,7 +106,6 @@ Conv2dGrads conv2d_backward_blocked(const Tensor& dout, const Tensor& input, con
         .copy_(dp.view({N, Ho, Wo, C, kH, kW})
                    .permute({0, 3, 1, 4, 2, 5})
                    .reshape({N, C, Ho * kH, Wo * kW}));
-    if (has_bias) g.dbias = bias_grad(dout);
     return g;
 }
 

@@ -15,6 +15,8 @@
 //   dweight = D^T @ P   -> (C_out, C, kH, kW)      dP = D @ weight.reshape(C_out, -1)
 //   dinput  = dP put back where each patch came from
 // Other strides and paddings fall back to the naive loops.
+// need_dinput = false (PyTorch's output_mask[0]) skips dinput, left an empty Tensor(): the
+// patch embedding's input is the images, which need no gradient.
 #pragma once
 
 #include "tensor/ops/kernel.h"
@@ -28,10 +30,11 @@ struct Conv2dGrads {
 
 Conv2dGrads conv2d_backward(const Tensor& dout, const Tensor& input, const Tensor& weight,
                             bool has_bias, int64_t stride = 1, int64_t padding = 0,
-                            Kernel kernel = Kernel::Default);
+                            Kernel kernel = Kernel::Default, bool need_dinput = true);
 Conv2dGrads conv2d_backward_naive(const Tensor& dout, const Tensor& input, const Tensor& weight,
                                   bool has_bias, int64_t stride = 1, int64_t padding = 0);
 Conv2dGrads conv2d_backward_blocked(const Tensor& dout, const Tensor& input, const Tensor& weight,
-                                    bool has_bias, int64_t stride = 1, int64_t padding = 0);
+                                    bool has_bias, int64_t stride = 1, int64_t padding = 0,
+                                    bool need_dinput = true);
 
 }  // namespace vitlab
