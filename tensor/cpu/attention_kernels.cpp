@@ -463,7 +463,15 @@ void probabilities_transposed(Strided q, Strided k, int64_t N, int64_t D, float 
 
 int64_t head_scratch(int64_t N, int64_t D) {
     const int64_t ld = lanes_up(N);
-    return 2 * D * ld + 2 * N * ld + ld;
+    return 2 * D * ld + 2 * N * ld + ld + 3 * N * D;
+}
+
+// m (N, D) into dst, rows D apart. The rows of q, k, v in qkv (and of out, dO) are a qkv row
+// apart, which puts every head's rows of all of them into the same 16 of L1's 64 sets; the
+// products that read a head's rows again and again (as b) read this copy instead.
+const float* compact(Strided m, int64_t N, int64_t D, float* dst) {
+    for (int64_t i = 0; i < N; ++i) copy(dst + i * D, m.data + i * m.row, D);
+    return dst;
 }
 
 // One whole head, forward (kernels.h: AttentionHead).
@@ -471,15 +479,16 @@ void attend_head(const AttentionHead& h) {
     const int64_t N = h.N, D = h.D, ld = lanes_up(N);
     float* qt = h.scratch;   // (D, ld)
     float* p = qt + D * ld;  // (N, ld): P^T
+    float* vc = p + N * ld;  // (N, D): v
+    const float* v = compact(h.v, N, D, vc);
     probabilities_transposed(h.q, h.k, N, D, h.scale, qt, p);
-    head_product(N, D / simd::kLanes, kMaxHeadVecs, N, Columns{p, ld}, h.v.data, h.v.row, h.out,
-                 h.ldo);
+    head_product(N, D / simd::kLanes, kMaxHeadVecs, N, Columns{p, ld}, v, D, h.out, h.ldo);
     if (h.probs)
         for (int64_t i = 0; i < N; ++i)
             for (int64_t j = 0; j < N; ++j) h.probs[i * N + j] = p[j * ld + i];
 }
 
-// One whole head, backward (formulas in scaled_dout_tproduct_attention_backward.h).
+// One whole head, backward (formulas in scaled_dot_product_attention_backward.h).
 void backward_whole_head(const AttentionBackwardHead& h) {
     const int64_t N = h.N, D = h.D, ld = lanes_up(N), vecs = ld / simd::kLanes;
     float* qt = h.scratch;        // (D, ld): q^T, then
@@ -487,11 +496,15 @@ void backward_whole_head(const AttentionBackwardHead& h) {
     float* p = dout_t + D * ld;   // (N, ld): P^T
     float* ds = p + N * ld;       // (N, ld): dP^T, then dS^T
     float* delta = ds + N * ld;   // (ld): Delta_i = dO_i . O_i, 0 past N
-    probabilities_transposed(h.q, h.k, N, D, h.scale, qt, p);
-    pack_transposed(h.dout, N, D, ld, dout_t);
+    float* rows = delta + ld;     // 3 (N, D): q, k, dO
+    const float* q = compact(h.q, N, D, rows);
+    const float* k = compact(h.k, N, D, rows + N * D);
+    const float* dout = compact(h.dout, N, D, rows + 2 * N * D);
+    probabilities_transposed(h.q, {k, D, 1}, N, D, h.scale, qt, p);
+    pack_transposed({dout, D, 1}, N, D, ld, dout_t);
     head_product(N, vecs, kScoreVecs, D, Rows{h.v.data, h.v.row}, dout_t, ld, ds, ld);  // dP^T
     for (int64_t i = 0; i < ld; ++i)
-        delta[i] = i < N ? dot(h.dout.data + i * h.dout.row, h.out.data + i * h.out.row, D) : 0.0f;
+        delta[i] = i < N ? dot(dout + i * D, h.out.data + i * h.out.row, D) : 0.0f;
     // dS^T = scale P^T (dP^T - Delta), Delta across the lanes
     const simd::Vec vs = simd::splat(h.scale);
     for (int64_t j = 0; j < N; ++j)
@@ -501,9 +514,9 @@ void backward_whole_head(const AttentionBackwardHead& h) {
                                        simd::sub(simd::load(row), simd::load(delta + i))));
         }
     const int64_t dv = D / simd::kLanes;
-    head_product(N, dv, kMaxHeadVecs, N, Rows{p, ld}, h.dout.data, h.dout.row, h.dv, h.ldv);
-    head_product(N, dv, kMaxHeadVecs, N, Rows{ds, ld}, h.q.data, h.q.row, h.dk, h.ldk);
-    head_product(N, dv, kMaxHeadVecs, N, Columns{ds, ld}, h.k.data, h.k.row, h.dq, h.ldq);
+    head_product(N, dv, kMaxHeadVecs, N, Rows{p, ld}, dout, D, h.dv, h.ldv);
+    head_product(N, dv, kMaxHeadVecs, N, Rows{ds, ld}, q, D, h.dk, h.ldk);
+    head_product(N, dv, kMaxHeadVecs, N, Columns{ds, ld}, k, D, h.dq, h.ldq);
 }
 
 }  // namespace

@@ -32,17 +32,12 @@ bool whole_heads(std::initializer_list<const Tensor*> heads) {
     return true;
 }
 
-void prefetch_head(const Tensor& t, int64_t b, int64_t h, bool for_writing) {
+void prefetch_head(const Tensor& t, int64_t b, int64_t h) {
     const float* head = t.data() + b * t.stride(0) + h * t.stride(1);
     const int64_t N = t.size(2), D = t.size(3), row = t.stride(2);
     constexpr int64_t kLine = 16;  // floats in a 64-byte cache line
     for (int64_t i = 0; i < N; ++i)
-        for (int64_t d = 0; d < D; d += kLine) {
-            if (for_writing)
-                __builtin_prefetch(head + i * row + d, 1);
-            else
-                __builtin_prefetch(head + i * row + d, 0);
-        }
+        for (int64_t d = 0; d < D; d += kLine) __builtin_prefetch(head + i * row + d);
 }
 
 }  // namespace detail

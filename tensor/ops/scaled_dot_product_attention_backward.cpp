@@ -122,12 +122,9 @@ void attention_backward_into(const Tensor& dout, const Tensor& q, const Tensor& 
             job.q = head(q, b, h), job.k = head(k, b, h), job.v = head(v, b, h);
             job.out = head(out, b, h), job.dout = head(dout, b, h);
             job.dq = dst(dq, b, h), job.dk = dst(dk, b, h), job.dv = dst(dv, b, h);
-            if (whole && t + 1 < t1) {
+            if (whole && t + 1 < t1)
                 for (const Tensor* next : {&q, &k, &v, &out, &dout})
                     prefetch_head(*next, (t + 1) / H, (t + 1) % H);
-                for (const Tensor* next : {&dq, &dk, &dv})
-                    prefetch_head(*next, (t + 1) / H, (t + 1) % H, true);
-            }
             kernel(job);
         }
     });

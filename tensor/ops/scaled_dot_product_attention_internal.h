@@ -22,7 +22,7 @@ bool whole_heads(std::initializer_list<const Tensor*> heads);
 // Asks the cache for head (b, h) of t (B, H, N, D), rows contiguous: a head's rows are N
 // pieces of D floats, a qkv row apart, which the hardware prefetcher does not guess. Called
 // for the next head before working on this one, they arrive while it computes.
-void prefetch_head(const Tensor& t, int64_t b, int64_t h, bool for_writing = false);
+void prefetch_head(const Tensor& t, int64_t b, int64_t h);
 
 // The blocked backward (scaled_dot_product_attention_backward.h) written into dq, dk, dv,
 // (B, H, N, D) tensors or views whose last dim is contiguous: a head at a time on the kernel
