@@ -401,17 +401,19 @@ void head_product(int64_t rows, int64_t vecs, int strip, int64_t kc, A a, const 
     }
 }
 
-// dst (D, ld): dst[d * ld + i] = m(i, d) for i < N, 0 for N <= i < ld (ld whole registers).
-// With AVX2 / AVX-512 and whole 8-float row pieces: 8 x 8 blocks transposed in registers, rows
-// past N loaded as zeros, so every store is a whole register (simd_transpose.h).
-void pack_transposed(Strided m, int64_t N, int64_t D, int64_t ld, float* dst) {
+// dst (D, ld): dst[d * ld + i] = m(i, d) * scale for i < N, 0 for N <= i < ld (ld whole
+// registers). With AVX2 / AVX-512 and whole 8-float row pieces: 8 x 8 blocks transposed in
+// registers, rows past N loaded as zeros, so every store is a whole register (simd_transpose.h).
+void pack_transposed(Strided m, int64_t N, int64_t D, int64_t ld, float* dst, float scale = 1.0f) {
 #if defined(VITLAB_CPU_TRANSPOSE8)
     if (m.col == 1 && D % 8 == 0) {
+        const __m256 vscale = _mm256_set1_ps(scale);
         for (int64_t i0 = 0; i0 < ld; i0 += 8)
             for (int64_t d0 = 0; d0 < D; d0 += 8) {
                 __m256 r[8];
                 for (int k = 0; k < 8; ++k)
-                    r[k] = i0 + k < N ? _mm256_loadu_ps(m.data + (i0 + k) * m.row + d0)
+                    r[k] = i0 + k < N ? _mm256_mul_ps(
+                                            _mm256_loadu_ps(m.data + (i0 + k) * m.row + d0), vscale)
                                       : _mm256_setzero_ps();
                 simd::transpose8(r);
                 for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + (d0 + k) * ld + i0, r[k]);
@@ -420,30 +422,27 @@ void pack_transposed(Strided m, int64_t N, int64_t D, int64_t ld, float* dst) {
     }
 #endif
     for (int64_t d = 0; d < D; ++d)
-        for (int64_t i = 0; i < ld; ++i) dst[d * ld + i] = i < N ? m(i, d) : 0.0f;
+        for (int64_t i = 0; i < ld; ++i) dst[d * ld + i] = i < N ? m(i, d) * scale : 0.0f;
 }
 
-// s (N, ld), rows ld apart: each column i becomes softmax(s[.][i] * scale) down the N rows.
-// Two running maxima (the vmax chain is the long one), then exp(x * scale - max) and the sum,
-// then the scaling by 1 / sum; x * scale - max is fused, so at the max it may be a rounding
-// above 0, which exp_nonpositive takes (simd.h).
-void softmax_down(float* s, int64_t N, int64_t ld, float scale) {
+// s (N, ld), rows ld apart: each column i becomes softmax(s[.][i]) down the N rows. Two
+// running maxima (the vmax chain is the long one), then exp(x - max) and the sum, then the
+// scaling by 1 / sum.
+void softmax_down(float* s, int64_t N, int64_t ld) {
     constexpr float kInf = __builtin_huge_valf();
-    const simd::Vec vscale = simd::splat(scale);
     for (int64_t i = 0; i < ld; i += simd::kLanes) {
         float* col = s + i;
         simd::Vec m0 = simd::splat(-kInf), m1 = m0;
         int64_t j = 0;
         for (; j + 1 < N; j += 2) {
-            m0 = simd::vmax(m0, simd::mul(simd::load(col + j * ld), vscale));
-            m1 = simd::vmax(m1, simd::mul(simd::load(col + (j + 1) * ld), vscale));
+            m0 = simd::vmax(m0, simd::load(col + j * ld));
+            m1 = simd::vmax(m1, simd::load(col + (j + 1) * ld));
         }
-        if (j < N) m0 = simd::vmax(m0, simd::mul(simd::load(col + j * ld), vscale));
+        if (j < N) m0 = simd::vmax(m0, simd::load(col + j * ld));
         const simd::Vec m = simd::vmax(m0, m1);
         simd::Vec sum = simd::splat(0.0f);
         for (j = 0; j < N; ++j) {
-            const simd::Vec e =
-                simd::exp_nonpositive(simd::fmsub(simd::load(col + j * ld), vscale, m));
+            const simd::Vec e = simd::exp_nonpositive(simd::sub(simd::load(col + j * ld), m));
             simd::store(col + j * ld, e);
             sum = simd::add(sum, e);
         }
@@ -452,13 +451,14 @@ void softmax_down(float* s, int64_t N, int64_t ld, float scale) {
     }
 }
 
-// P^T (N, ld) of one head into p: k @ q^T, then the softmax down the columns.
+// P^T (N, ld) of one head into p: k @ (q * scale)^T (the scale on q, as the naive version),
+// then the softmax down the columns.
 void probabilities_transposed(Strided q, Strided k, int64_t N, int64_t D, float scale, float* qt,
                               float* p) {
     const int64_t ld = lanes_up(N);
-    pack_transposed(q, N, D, ld, qt);
+    pack_transposed(q, N, D, ld, qt, scale);
     head_product(N, ld / simd::kLanes, kScoreVecs, D, Rows{k.data, k.row}, qt, ld, p, ld);
-    softmax_down(p, N, ld, scale);
+    softmax_down(p, N, ld);
 }
 
 int64_t head_scratch(int64_t N, int64_t D) {
