@@ -426,9 +426,10 @@ void pack_transposed(Strided m, int64_t N, int64_t D, int64_t ld, float* dst, fl
 }
 
 // s (N, ld), rows ld apart: each column i becomes softmax(s[.][i]) down the N rows. Two
-// running maxima (the vmax chain is the long one), then exp(x - max) and the sum, then the
-// scaling by 1 / sum.
-void softmax_down(float* s, int64_t N, int64_t ld) {
+// running maxima (the vmax chain is the long one), then e = exp(x - max) and the sum. Then
+// either the scaling by 1 / sum, or (inv not null) inv[i] = 1 / sum and s keeps e: the forward
+// scales its D-wide output rows instead of the N-long columns.
+void softmax_down(float* s, int64_t N, int64_t ld, float* inv = nullptr) {
     constexpr float kInf = __builtin_huge_valf();
     for (int64_t i = 0; i < ld; i += simd::kLanes) {
         float* col = s + i;
@@ -446,19 +447,23 @@ void softmax_down(float* s, int64_t N, int64_t ld) {
             simd::store(col + j * ld, e);
             sum = simd::add(sum, e);
         }
-        const simd::Vec inv = simd::div(simd::splat(1.0f), sum);
-        for (j = 0; j < N; ++j) simd::store(col + j * ld, simd::mul(simd::load(col + j * ld), inv));
+        const simd::Vec r = simd::div(simd::splat(1.0f), sum);
+        if (inv) {
+            simd::store(inv + i, r);
+            continue;
+        }
+        for (j = 0; j < N; ++j) simd::store(col + j * ld, simd::mul(simd::load(col + j * ld), r));
     }
 }
 
 // P^T (N, ld) of one head into p: k @ (q * scale)^T (the scale on q, as the naive version),
-// then the softmax down the columns.
+// then the softmax down the columns (unnormalised, see softmax_down, when inv is not null).
 void probabilities_transposed(Strided q, Strided k, int64_t N, int64_t D, float scale, float* qt,
-                              float* p) {
+                              float* p, float* inv = nullptr) {
     const int64_t ld = lanes_up(N);
     pack_transposed(q, N, D, ld, qt, scale);
     head_product(N, ld / simd::kLanes, kScoreVecs, D, Rows{k.data, k.row}, qt, ld, p, ld);
-    softmax_down(p, N, ld);
+    softmax_down(p, N, ld, inv);
 }
 
 int64_t head_scratch(int64_t N, int64_t D) {
@@ -477,15 +482,22 @@ const float* compact(Strided m, int64_t N, int64_t D, float* dst) {
 // One whole head, forward (kernels.h: AttentionHead).
 void attend_head(const AttentionHead& h) {
     const int64_t N = h.N, D = h.D, ld = lanes_up(N);
-    float* qt = h.scratch;   // (D, ld)
-    float* p = qt + D * ld;  // (N, ld): P^T
-    float* vc = p + N * ld;  // (N, D): v
+    float* qt = h.scratch;    // (D, ld)
+    float* e = qt + D * ld;   // (N, ld): exp(S - max)^T, P^T but for the 1 / sum
+    float* vc = e + N * ld;   // (N, D): v
+    float* inv = vc + N * D;  // (ld): 1 / sum of each query's row
     const float* v = compact(h.v, N, D, vc);
-    probabilities_transposed(h.q, h.k, N, D, h.scale, qt, p);
-    head_product(N, D / simd::kLanes, kMaxHeadVecs, N, Columns{p, ld}, v, D, h.out, h.ldo);
+    probabilities_transposed(h.q, h.k, N, D, h.scale, qt, e, inv);
+    // out_i = (sum_j e_ji v_j) / sum_i: the division on the D floats of the output row
+    head_product(N, D / simd::kLanes, kMaxHeadVecs, N, Columns{e, ld}, v, D, h.out, h.ldo);
+    for (int64_t i = 0; i < N; ++i) {
+        const simd::Vec r = simd::splat(inv[i]);
+        for (int64_t d = 0; d < D; d += simd::kLanes)
+            simd::store(h.out + i * h.ldo + d, simd::mul(simd::load(h.out + i * h.ldo + d), r));
+    }
     if (h.probs)
         for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < N; ++j) h.probs[i * N + j] = p[j * ld + i];
+            for (int64_t j = 0; j < N; ++j) h.probs[i * N + j] = e[j * ld + i] * inv[i];
 }
 
 // One whole head, backward (formulas in scaled_dot_product_attention_backward.h).
