@@ -1,10 +1,11 @@
-// attention_kernels.cpp: the kernels of scaled_dout_tproduct_attention_blocked, per instruction
-// set (kernels.h). tensor/ops/scaled_dout_tproduct_attention_blocked.cpp draws the blocking and
+// attention_kernels.cpp: the kernels of scaled_dot_product_attention_blocked, per instruction
+// set (kernels.h). tensor/ops/scaled_dot_product_attention_blocked.cpp draws the blocking and
 // owns the loops over heads and threads; this file packs one head's k^T and v into panels and runs
 // one block of query rows:
 //   s = q[rows] @ k^T, s = softmax(s * scale) row by row, out[rows] = s @ v
 // with the register tile of every matrix product (register_tile.h), reading q and the score
-// rows in place, and the scaled row softmax of softmax_kernels.cpp.
+// rows in place, and the scaled row softmax of softmax_kernels.cpp. At the end: the kernels
+// of a whole small head at once (forward and backward), the query index in the lanes.
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/register_tile.h"
 #include "tensor/cpu/simd_transpose.h"
@@ -314,8 +315,8 @@ void attention_backward_head(const AttentionBackwardHead& h) {
 //            +--------------------+
 //  a rows(R) | acc (R, V regs)    |   R = min(12, accumulators / V): AVX-512 24 accumulators,
 //            +--------------------+   AVX2 12 (register_tile.h's register budget)
-// Scratch per head (floats): q^T and dO^T (D, ld), P^T and dS^T (N, ld), Delta (ld):
-// 34 KB for N = 50, D = 16, about L1.
+// Scratch per head (floats): q^T and dO^T (D, ld), P^T and dS^T (N, ld), Delta (ld), and
+// compact copies of q, k, dO (N, D): 44 KB for N = 50, D = 16, L1 and a little of L2.
 
 constexpr int kAccumulators = static_cast<int>(kMR * kNR / simd::kLanes);
 constexpr int kMaxHeadVecs = 4;  // D up to 4 registers

@@ -25,6 +25,10 @@
 // Threads share out the (b, h, row block) tasks in contiguous runs, so with 12 heads and 2
 // threads each thread takes 6 whole heads; a thread packs k and v when its run enters a head.
 // Each output element comes from one task in a fixed order: 1 or 2 threads give the same bits.
+//
+// Heads of at most kWholeHeadTokens tokens whose D is 1 to 4 registers (vit_fmnist: 50 x 16)
+// take the whole-head kernel instead: one task per (b, h), scores transposed (query index in
+// the lanes), no panel padding; attention_kernels.cpp draws it.
 #include <algorithm>
 #include <vector>
 
