@@ -513,7 +513,7 @@ void backward_whole_head(const AttentionBackwardHead& h) {
     const float* q = compact(h.q, N, D, rows);
     const float* k = compact(h.k, N, D, rows + N * D);
     const float* dout = compact(h.dout, N, D, rows + 2 * N * D);
-    probabilities_transposed(h.q, {k, D, 1}, N, D, h.scale, qt, p);
+    probabilities_transposed({q, D, 1}, {k, D, 1}, N, D, h.scale, qt, p);
     pack_transposed({dout, D, 1}, N, D, ld, dout_t);
     head_product(N, vecs, kScoreVecs, D, Rows{h.v.data, h.v.row}, dout_t, ld, ds, ld);  // dP^T
     for (int64_t i = 0; i < ld; ++i)
