@@ -170,6 +170,57 @@ TEST_CASE("attention backward blocked matches the naive one: vit_fmnist's heads 
     }
 }
 
+TEST_CASE("attention backward blocked matches the naive one: odd token counts, D of 8, 16, 64") {
+    // D = 16 is one AVX-512 register and D = 8 one AVX2 register: the whole-head kernels
+    // (query index in the lanes); D = 64 is 4 AVX-512 registers (whole-head) but 8 AVX2 ones
+    // (the general kernel). N = 1, 7, 65, 197 leave ragged lanes, rows and tiles.
+    Generator gen(17);
+    for (int64_t N : {1, 7, 50, 65, 197})
+        for (int64_t D : {8, 16, 64}) {
+            CAPTURE(N);
+            CAPTURE(D);
+            const int64_t B = 2, H = 2;
+            const Tensor qkv = randn({B, N, 3, H, D}, gen).permute({2, 0, 3, 1, 4});
+            const Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
+            const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+            const Tensor out = scaled_dot_product_attention(q, k, v, scale, nullptr, Kernel::Naive);
+            const Tensor dout = randn({B, N, H, D}, gen).transpose(1, 2);  // as the layer's
+            const AttentionGrads want =
+                scaled_dot_product_attention_backward_naive(dout, q, k, v, out, scale);
+            for_isas_and_threads([&] {
+                const AttentionGrads got =
+                    scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, scale);
+                check_close(got.dq, want.dq, 1e-5f, 1e-4f);
+                check_close(got.dk, want.dk, 1e-5f, 1e-4f);
+                check_close(got.dv, want.dv, 1e-5f, 1e-4f);
+            });
+        }
+}
+
+TEST_CASE("attention backward blocked: 1 and 2 threads give identical bits") {
+    Generator gen(18);
+    const int64_t B = 3, H = 4, N = 50, D = 16;
+    const Tensor qkv = randn({B, N, 3, H, D}, gen).permute({2, 0, 3, 1, 4});
+    const Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
+    const Tensor out = scaled_dot_product_attention(q, k, v, 0.25f, nullptr, Kernel::Naive);
+    const Tensor dout = randn({B, H, N, D}, gen);
+    const int saved = get_num_threads();
+    for (Isa isa : available_isas()) {
+        CAPTURE(std::string(to_string(isa)));
+        ScopedIsa use(isa);
+        set_num_threads(1);
+        const AttentionGrads one =
+            scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, 0.25f);
+        set_num_threads(2);
+        const AttentionGrads two =
+            scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, 0.25f);
+        CHECK(max_abs_diff(one.dq, two.dq) == 0.0f);
+        CHECK(max_abs_diff(one.dk, two.dk) == 0.0f);
+        CHECK(max_abs_diff(one.dv, two.dv) == 0.0f);
+    }
+    set_num_threads(saved);
+}
+
 TEST_CASE("multi_head_attention_packed: the forward of the three views, one node, d(qkv)") {
     Generator gen(14);
     const int64_t B = 2, N = 50, H = 4, D = 16;

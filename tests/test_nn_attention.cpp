@@ -157,6 +157,36 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("scaled_dot_product_attention: blocked matches naive on odd token counts, D 8, 16, 64") {
+    // The whole-head kernel (query index in the lanes) takes D of 1 to 4 registers: D = 16 and
+    // 64 with AVX-512, 8 and 16 with AVX2; the others go to the row blocks. Both against naive,
+    // with 1 and 2 threads.
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", to_string(isa));
+        Generator gen(19);
+        for (int64_t N : {1, 7, 50, 65, 197})
+            for (int64_t D : {8, 16, 64}) {
+                CAPTURE(N);
+                CAPTURE(D);
+                const Heads t = heads_from_qkv(2, 3, N, D, gen);
+                const float scale = 1.0f / std::sqrt(float(D));
+                Tensor p_naive;
+                const Tensor naive =
+                    scaled_dot_product_attention_naive(t.q, t.k, t.v, scale, &p_naive);
+                for (int threads : {1, 2}) {
+                    CAPTURE(threads);
+                    ThreadsForTest use_threads(threads);
+                    Tensor p_blocked;
+                    const Tensor blocked =
+                        scaled_dot_product_attention_blocked(t.q, t.k, t.v, scale, &p_blocked);
+                    check_close(blocked, naive, 1e-5f, 1e-5f);
+                    check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+                }
+            }
+    }
+}
+
 TEST_CASE(
     "scaled_dot_product_attention: any scale, zero and negative included, as in the formula") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
@@ -165,17 +195,21 @@ TEST_CASE(
         // softmax(s * scale) needs the largest s * scale: for scale < 0 that is at the smallest s.
         // N = 29 leaves a tail shorter than a register, whose unused lanes must not reach the sum
         // (with scale 0 a -inf fill would give 0 * -inf = NaN there).
+        // D = 16 takes the whole-head kernel with AVX-512 (its softmax runs down columns).
         Generator gen(13);
-        const Heads t = heads_from_qkv(1, 2, 29, 8, gen);
-        for (float scale : {0.35f, 0.0f, -0.35f, -3.0f}) {
-            CAPTURE(scale);
-            Tensor p_naive, p_blocked;
-            const Tensor naive = scaled_dot_product_attention_naive(t.q, t.k, t.v, scale, &p_naive);
-            const Tensor blocked =
-                scaled_dot_product_attention_blocked(t.q, t.k, t.v, scale, &p_blocked);
-            check_close(blocked, naive, 1e-5f, 1e-5f);
-            check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
-        }
+        for (int64_t D : {8, 16})
+            for (float scale : {0.35f, 0.0f, -0.35f, -3.0f}) {
+                CAPTURE(D);
+                CAPTURE(scale);
+                const Heads t = heads_from_qkv(1, 2, 29, D, gen);
+                Tensor p_naive, p_blocked;
+                const Tensor naive =
+                    scaled_dot_product_attention_naive(t.q, t.k, t.v, scale, &p_naive);
+                const Tensor blocked =
+                    scaled_dot_product_attention_blocked(t.q, t.k, t.v, scale, &p_blocked);
+                check_close(blocked, naive, 1e-5f, 1e-5f);
+                check_close(p_blocked, p_naive, 1e-6f, 1e-5f);
+            }
     }
 }
 

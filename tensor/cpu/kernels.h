@@ -117,6 +117,16 @@ struct AttentionBackwardHead {
     int64_t ldq = 0, ldk = 0, ldv = 0;
     float* scratch = nullptr;  // backward_scratch(N, D) floats
 };
+// A whole head at once, forward, for heads that head_fits (small N: the driver decides).
+struct AttentionHead {
+    int64_t N = 0, D = 0;
+    float scale = 1.0f;
+    Strided q{nullptr, 0, 0}, k{nullptr, 0, 0}, v{nullptr, 0, 0};  // (N, D), col == 1
+    float* out = nullptr;                                          // (N, D), rows ldo apart
+    int64_t ldo = 0;
+    float* probs = nullptr;    // (N, N), rows N apart, or null
+    float* scratch = nullptr;  // head_scratch(N, D) floats
+};
 struct AttentionKernels {
     int64_t nr, row_block;  // panel width; query rows per block
     void (*pack_kt)(Strided k, int64_t N, int64_t D, float* dst);  // D * n_pad floats
@@ -124,6 +134,12 @@ struct AttentionKernels {
     void (*attend)(const AttentionBlock& block);
     int64_t (*backward_scratch)(int64_t N, int64_t D);
     void (*backward)(const AttentionBackwardHead& head);
+    // The whole-head kernels, the query index in the lanes (attention_kernels.cpp draws them):
+    // for D of 1 to 4 whole registers and q, k, v, out, dout rows contiguous (col == 1).
+    bool (*head_fits)(int64_t D);
+    int64_t (*head_scratch)(int64_t N, int64_t D);  // floats, forward and backward
+    void (*attend_head)(const AttentionHead& head);
+    void (*backward_head)(const AttentionBackwardHead& head);  // scratch: head_scratch floats
 };
 
 struct CpuKernels {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tensor/autograd.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/ops/scaled_dot_product_attention_backward.h"
 #include "tensor/ops/scaled_dot_product_attention_internal.h"
 
@@ -22,6 +23,21 @@ void check_attention_args(const char* op, const Tensor& q, const Tensor& k, cons
 float attention_scale(std::optional<float> scale, const Tensor& q) {
     if (scale) return *scale;
     return 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(q.size(3), 1)));
+}
+
+bool whole_heads(std::initializer_list<const Tensor*> heads) {
+    if (!cpu::kernels().attention.head_fits((*heads.begin())->size(3))) return false;
+    for (const Tensor* t : heads)
+        if (t->stride(3) != 1) return false;
+    return true;
+}
+
+void prefetch_head(const Tensor& t, int64_t b, int64_t h) {
+    const float* head = t.data() + b * t.stride(0) + h * t.stride(1);
+    const int64_t N = t.size(2), D = t.size(3), row = t.stride(2);
+    constexpr int64_t kLine = 16;  // floats in a 64-byte cache line
+    for (int64_t i = 0; i < N; ++i)
+        for (int64_t d = 0; d < D; d += kLine) __builtin_prefetch(head + i * row + d);
 }
 
 }  // namespace detail

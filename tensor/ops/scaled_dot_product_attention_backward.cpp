@@ -98,7 +98,9 @@ void attention_backward_into(const Tensor& dout, const Tensor& q, const Tensor& 
     const int64_t B = q.size(0), H = q.size(1), N = q.size(2), D = q.size(3);
     if (q.numel() == 0) return;
     const cpu::AttentionKernels& ak = cpu::kernels().attention;
-    const int64_t scratch = ak.backward_scratch(N, D);
+    const bool whole = whole_heads({&q, &k, &v, &out, &dout});  // else the general kernel
+    const int64_t scratch = whole ? ak.head_scratch(N, D) : ak.backward_scratch(N, D);
+    const auto kernel = whole ? ak.backward_head : ak.backward;
     // One head's (N, D) rows of t: element (i, d) at data[i * row + d * col].
     const auto head = [](const Tensor& t, int64_t b, int64_t h) {
         return cpu::Strided{t.data() + b * t.stride(0) + h * t.stride(1), t.stride(2), t.stride(3)};
@@ -120,7 +122,10 @@ void attention_backward_into(const Tensor& dout, const Tensor& q, const Tensor& 
             job.q = head(q, b, h), job.k = head(k, b, h), job.v = head(v, b, h);
             job.out = head(out, b, h), job.dout = head(dout, b, h);
             job.dq = dst(dq, b, h), job.dk = dst(dk, b, h), job.dv = dst(dv, b, h);
-            ak.backward(job);
+            if (whole && t + 1 < t1)
+                for (const Tensor* next : {&q, &k, &v, &out, &dout})
+                    prefetch_head(*next, (t + 1) / H, (t + 1) % H);
+            kernel(job);
         }
     });
 }

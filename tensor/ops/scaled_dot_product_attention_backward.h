@@ -22,7 +22,10 @@
 //   blocked: one (b, h) at a time on the formulas above, with the register tile of matmul
 //            (tensor/cpu/attention_kernels.cpp), heads shared out between threads;
 //            scratch: per thread, a few (N, N) matrices of one head, kept between calls
-//            (60 KB for vit_fmnist's N = 50, D = 16; 5.5 MB for N = 577)
+//            (60 KB for vit_fmnist's N = 50, D = 16; 5.5 MB for N = 577). Heads whose D is 1 to
+//            4 registers (D = 16 or 64 with AVX-512, 8 or 16 with AVX2) take the whole-head
+//            kernel instead: P^T and dS^T with the query index across the lanes, dv, dk, dq
+//            with no padding (tensor/cpu/attention_kernels.cpp), 44 KB for N = 50, D = 16
 #pragma once
 
 #include "tensor/ops/kernel.h"

@@ -25,6 +25,10 @@
 // Threads share out the (b, h, row block) tasks in contiguous runs, so with 12 heads and 2
 // threads each thread takes 6 whole heads; a thread packs k and v when its run enters a head.
 // Each output element comes from one task in a fixed order: 1 or 2 threads give the same bits.
+//
+// Heads of at most kWholeHeadTokens tokens whose D is 1 to 4 registers (vit_fmnist: 50 x 16)
+// take the whole-head kernel instead: one task per (b, h), scores transposed (query index in
+// the lanes), no panel padding; attention_kernels.cpp draws it.
 #include <algorithm>
 #include <vector>
 
@@ -62,6 +66,9 @@ struct Scratch {
     }
 };
 
+// Up to this many tokens a head's (N, N) scores fit in L2 at once: the whole-head kernel.
+constexpr int64_t kWholeHeadTokens = 256;
+
 float* reserve(std::vector<float>& buffer, int64_t n) {
     n = std::max<int64_t>(n, 1);  // never a null data(), even for an empty head
     if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(n);
@@ -82,6 +89,30 @@ Tensor scaled_dot_product_attention_blocked(const Tensor& q, const Tensor& k, co
     if (B == 0 || H == 0 || N == 0) return out;
 
     const cpu::AttentionKernels& ak = cpu::kernels().attention;
+    if (detail::whole_heads({&q, &k, &v}) && N <= kWholeHeadTokens) {
+        // A head at a time (attention_kernels.cpp, "a whole small head at once").
+        const int64_t scratch = ak.head_scratch(N, D);
+        const int64_t head_work = 2 * N * N * D;  // multiply-adds
+        parallel_for(
+            0, B * H, ceil_div(kGrainMultiplyAdds, head_work), [&](int64_t t0, int64_t t1) {
+                static thread_local std::vector<float> buffer;
+                cpu::AttentionHead job;
+                job.N = N, job.D = D, job.scale = s, job.scratch = reserve(buffer, scratch);
+                job.ldo = H * D;
+                for (int64_t t = t0; t < t1; ++t) {
+                    const int64_t b = t / H, h = t % H;
+                    job.q = head_view(q, b, h), job.k = head_view(k, b, h),
+                    job.v = head_view(v, b, h);
+                    job.out = merged.data() + b * N * H * D + h * D;
+                    job.probs = attn_probs ? probs.data() + t * N * N : nullptr;
+                    if (t + 1 < t1)
+                        for (const Tensor* next : {&q, &k, &v})
+                            detail::prefetch_head(*next, (t + 1) / H, (t + 1) % H);
+                    ak.attend_head(job);
+                }
+            });
+        return out;
+    }
     const int64_t n_pad = round_up(N, ak.nr), d_pad = round_up(D, ak.nr);
     const int64_t blocks = (N + ak.row_block - 1) / ak.row_block;  // row blocks per head
     auto run_tasks = [&](int64_t t0, int64_t t1) {
