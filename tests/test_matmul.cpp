@@ -327,8 +327,10 @@ TEST_CASE("matmul: a packed b gives the same bits as matmul_blocked, any shape o
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
         Generator gen(13);
-        const Shape shapes[] = {
-            {1, 1, 1}, {7, 3, 17}, {65, 300, 33}, {577, 577, 64}, {20, 130, 577}};
+        // The last two are a Linear's dx = dy @ W (a row-major b of 64 or 128 columns, K over
+        // one or two blocks, ragged M), which runs on the wide tile where there is one.
+        const Shape shapes[] = {{1, 1, 1},      {7, 3, 17},     {65, 300, 33}, {577, 577, 64},
+                                {20, 130, 577}, {301, 192, 64}, {97, 64, 128}};
         for (const Shape& s : shapes) {  // (M, K, N)
             const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
             const Tensor w = randn({s[2], s[1]}, gen);  // a Linear weight (N, K): b = w^T

@@ -57,6 +57,12 @@ struct MatmulKernels {
     // sums[j] = a(0, j) + a(1, j) + ... + a(rows - 1, j) in float, in that order, for j < n;
     // a(p, j) at a[p * lda + j] (the bias gradient: column sums of dy).
     void (*column_sums)(int64_t rows, const float* a, int64_t lda, int64_t n, float* sums);
+    // A wider tile for a and b both read in place (gemm_wide in matmul_blocked.cpp: dx = dy @ W
+    // in a Linear's backward): as tile_in_place, a(r, p) at a.data[r * a.row + p], for a tile
+    // (wide_mr, wide_nr). wide_nr == 0 where the set has no such tile.
+    int64_t wide_mr, wide_nr;
+    void (*tile_wide)(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                      bool accumulate, const float* bias);
     // The peak the tile is measured against (bench/): `steps` rounds of kFmaChains
     // independent fused multiply-adds on registers of `lanes` floats; returns their sum.
     int64_t lanes;

@@ -206,6 +206,23 @@ void column_sums(int64_t rows, const float* a, int64_t lda, int64_t n, float* su
         for (j = j0; j < n; ++j) sums[j] += a[p * lda + j];
 }
 
+// ---- a wider tile for a and b read in place (dx = dy @ W) ------------------------------------
+// With AVX-512, (6, 64): 24 accumulators, each row p costs 4 loads of b and 6 broadcasts of a for
+// 24 multiply-adds (12 x 32: 2 + 12 for 24), and a row of a is read once for 64 columns of c.
+// The 16 registers of AVX2 hold no wider tile than the 6 x 16 one.
+#if defined(VITLAB_CPU_AVX512)
+constexpr int kWideRows = 6, kWideCols = 64;
+
+void tile_wide(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+               bool accumulate, const float* bias) {
+    simd::register_tile<simd::StridedRows, kWideRows, kWideCols>(
+        kc, simd::StridedRows{a.data, a.row}, b, c, ldc, accumulate, bias, ldb);
+}
+#else
+constexpr int kWideRows = 0, kWideCols = 0;
+constexpr auto tile_wide = nullptr;
+#endif
+
 // Enough independent chains to keep every FMA unit busy whatever its latency.
 float fma_chains(int64_t steps) {
     using namespace simd;
@@ -224,7 +241,8 @@ float fma_chains(int64_t steps) {
 }  // namespace
 
 const MatmulKernels matmul_kernels = {
-    kMR,    kNR,     kKC,     kMC,   tile,    tile_edge,   tile_in_place, pack_a,
-    pack_b, kTnRows, kTnCols, kTnKC, tile_tn, column_sums, simd::kLanes,  fma_chains};
+    kMR,       kNR,       kKC,       kMC,          tile,      tile_edge, tile_in_place,
+    pack_a,    pack_b,    kTnRows,   kTnCols,      kTnKC,     tile_tn,   column_sums,
+    kWideRows, kWideCols, tile_wide, simd::kLanes, fma_chains};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

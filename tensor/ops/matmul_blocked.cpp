@@ -41,6 +41,10 @@
 // (up to 4 MB) under a column split is instead packed once, by all threads together, before
 // the products.
 //
+// Two shapes of a Linear's backward get loops of their own, at the end of the file: dx = dy @ W
+// (a and b row-major, small K) on a wider tile (gemm_wide), and dW = dy^T @ x (a long K, a small
+// c) on a tile that reads both operands in place (gemm_tn_driver, with the bias gradient).
+//
 // bench/bench_matmul.cpp prints the speed beside OpenBLAS's and the core's peak.
 // matmul_ladder.cpp has the steps from the naive loops to this file, each runnable.
 #include <algorithm>
@@ -271,6 +275,41 @@ Strided strided_of(const Tensor& t) {
     return Strided{t.data(), t.stride(0), t.stride(1)};
 }
 
+// ---- a row-major a and b with a small K: the wide tile ----------------------------------------
+//
+// dx (M, in) = dy (M, out) @ W (out, in) in a Linear's backward: a and b row-major, read in place
+// (K = out <= kInPlaceMaxK), N = in a multiple of 64. The loops above would cut c into 12 x 32
+// tiles and read each row of a once per 32 columns; here (wide_mr, wide_nr) = (6, 64) tiles
+// (AVX-512) read it once per 64, with fewer loads per multiply-add (matmul_kernels.cpp):
+//
+//   for each block of mc rows (a thread's share)   its rows of c stay in L2 over K
+//     for pc in [0, K) step kc                     as gemm_part: c (+)= a[:, pc:] @ b[pc:, :]
+//       for each wide_mr rows i                    wide_mr rows of a (kc floats each) in L1
+//         for each wide_nr columns j               b (kc, wide_nr) from L1 / L2
+//           c tile (+)= a rows @ b block           (+ bias with the last block of K)
+//
+// Blocks of K and the order of the multiply-adds in an element of c are those of gemm_part,
+// so the result has the same bits; threads split whole rows of tiles.
+void gemm_wide(const MatmulKernels& mk, Strided a, Strided b, int64_t M, int64_t K, int64_t N,
+               const float* bias, float* c) {
+    const int64_t WR = mk.wide_mr, WC = mk.wide_nr;
+    auto rows = [&](int64_t t0, int64_t t1) {
+        for (int64_t ic = t0 * WR; ic < t1 * WR; ic += mk.mc) {
+            const int64_t i_end = std::min(t1 * WR, ic + mk.mc);
+            for (int64_t pc = 0; pc < K; pc += mk.kc) {
+                const int64_t kc = std::min(mk.kc, K - pc);
+                const float* block_bias = pc + kc == K ? bias : nullptr;
+                for (int64_t i = ic; i < i_end; i += WR)
+                    for (int64_t j = 0; j < N; j += WC)
+                        mk.tile_wide(kc, Strided{a.data + i * a.row + pc, a.row, 1},
+                                     b.data + pc * b.row + j, b.row, c + i * N + j, N, pc > 0,
+                                     block_bias ? block_bias + j : nullptr);
+            }
+        }
+    };
+    parallel_for(0, M / WR, ceil_div(kGrainMultiplyAdds, WR * N * K), rows);
+}
+
 // ---- c = a^T @ b: a Linear's weight gradient ---------------------------------------------------
 //
 // dW (out, in) = dy^T @ x for dy (M, out) and x (M, in): K = M is long (B * N rows, 6400 for
@@ -380,8 +419,19 @@ void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias
         detail::fill_rows(c, bias);
         return;
     }
-    gemm_driver(cpu::kernels().matmul, strided_of(a), M, K, N, nullptr, strided_of(b), bias,
-                c.data());
+    const MatmulKernels& mk = cpu::kernels().matmul;
+    if (mk.wide_nr > 0 && a.stride(1) == 1 && b.stride(1) == 1 && K <= kInPlaceMaxK &&
+        N % mk.wide_nr == 0 && M >= mk.wide_mr) {
+        // Whole tiles of wide_mr rows on the wide tile; the last rows, if any, below.
+        const int64_t m_wide = M / mk.wide_mr * mk.wide_mr;
+        gemm_wide(mk, strided_of(a), strided_of(b), m_wide, K, N, bias, c.data());
+        if (m_wide == M) return;
+        const Strided rest{a.data() + m_wide * a.stride(0), a.stride(0), 1};
+        gemm_driver(mk, rest, M - m_wide, K, N, nullptr, strided_of(b), bias,
+                    c.data() + m_wide * N);
+        return;
+    }
+    gemm_driver(mk, strided_of(a), M, K, N, nullptr, strided_of(b), bias, c.data());
 }
 
 PackedB pack_b(const Tensor& b) {
