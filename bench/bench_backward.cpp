@@ -5,8 +5,11 @@
 //
 // 1. The four Linear shapes of a ViT-B block at 577 tokens, 1 thread: the forward is one GEMM
 //    (2 M K N flops), the backward two of the same size (dx = dy @ W, dW = dy^T @ x) plus the
-//    bias sum, so its GFLOP/s count 4 M K N. Both run on matmul_blocked (linear_backward
-//    passes transposed views), so the two GFLOP/s columns should be close.
+//    bias sum, so its GFLOP/s count 4 M K N. Both run on matmul_blocked's kernels (dW on its
+//    gemm_tn loop), so the two GFLOP/s columns should be close.
+//    Then vit_fmnist's four Linears (M = 6400 rows, in and out 64 to 192), in CPU time: the
+//    forward, dx = dy @ W (the wide tile), dW = dy^T @ x with the bias sum (gemm_tn_blocked),
+//    and the whole linear_backward.
 // 2. softmax (12 heads x 577 x 577), layer norm and GELU (577 x 768, 577 x 3072) backward,
 //    1 thread, in GB/s of the bytes they must touch (y or x, dy, dx: 12 bytes a float), beside
 //    a plain copy (8 bytes a float). Each op twice: the naive version (one float at a time,
