@@ -47,7 +47,7 @@ struct MatmulKernels {
     // b[p0 + p][jp * nr + j] at (jp - jp0) * kc * nr + p * nr + j, zero past column N.
     void (*pack_b)(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1,
                    float* panels);
-    // A Linear's weight gradient, c = a^T @ b read in place (gemm_tn in matmul_blocked.cpp):
+    // A Linear's weight gradient, c = a^T @ b read in place (gemm_tn_blocked, matmul_blocked.cpp):
     // its own register tile (tn_mr, tn_nr) and block of tn_kc rows. c (tn_mr, tn_nr), rows ldc
     // apart, = (accumulate ? c : 0) + a^T @ b for a (kc, tn_mr) and b (kc, tn_nr), rows lda and
     // ldb apart: a(p, r) at a[p * lda + r], b(p, j) at b[p * ldb + j].
