@@ -5,8 +5,11 @@
 //
 // 1. The four Linear shapes of a ViT-B block at 577 tokens, 1 thread: the forward is one GEMM
 //    (2 M K N flops), the backward two of the same size (dx = dy @ W, dW = dy^T @ x) plus the
-//    bias sum, so its GFLOP/s count 4 M K N. Both run on matmul_blocked (linear_backward
-//    passes transposed views), so the two GFLOP/s columns should be close.
+//    bias sum, so its GFLOP/s count 4 M K N. Both run on matmul_blocked's kernels (dW on its
+//    gemm_tn loop), so the two GFLOP/s columns should be close.
+//    Then vit_fmnist's four Linears (M = 6400 rows, in and out 64 to 192), in CPU time: the
+//    forward, dx = dy @ W (the wide tile), dW = dy^T @ x with the bias sum (gemm_tn_blocked),
+//    and the whole linear_backward.
 // 2. softmax (12 heads x 577 x 577), layer norm and GELU (577 x 768, 577 x 3072) backward,
 //    1 thread, in GB/s of the bytes they must touch (y or x, dy, dx: 12 bytes a float), beside
 //    a plain copy (8 bytes a float). Each op twice: the naive version (one float at a time,
@@ -20,6 +23,7 @@
 
 #include "bench/bench.h"
 #include "tensor/ops.h"
+#include "tensor/ops/matmul_internal.h"
 
 using namespace vitlab;
 
@@ -51,6 +55,44 @@ int main(int argc, char** argv) {
             {std::to_string(M) + " x " + std::to_string(K) + " x " + std::to_string(N),
              bench::fixed(fwd.median * 1e3, 2), bench::fixed(flops / fwd.median * 1e-9, 1),
              bench::fixed(bwd.median * 1e3, 2), bench::fixed(2 * flops / bwd.median * 1e-9, 1)});
+    }
+
+    // vit_fmnist's four Linears at (B, N) = (128, 50): M = 6400 rows, small in and out. The
+    // backward's two products by themselves: dx = dy @ W (M x out x in) and dW = dy^T @ x
+    // (out x M x in, the long K) with the bias sum it does on the way (gemm_tn_blocked). CPU
+    // time, so another process's load counts less; GFLOP/s of 2 M in out for each product (4
+    // for the whole backward).
+    std::printf("\nvit_fmnist Linears, M = 6400, CPU ms, median of %d\n\n", reps * 4);
+    bench::Table small_table({{"in -> out", 11},
+                              {"forward", 8, bench::Align::Right},
+                              {"GFLOP/s", 8, bench::Align::Right},
+                              {"dx", 7, bench::Align::Right},
+                              {"GFLOP/s", 8, bench::Align::Right},
+                              {"dW + db", 7, bench::Align::Right},
+                              {"GFLOP/s", 8, bench::Align::Right},
+                              {"backward", 8, bench::Align::Right},
+                              {"GFLOP/s", 8, bench::Align::Right}});
+    small_table.header();
+    for (auto [in, out] : {std::pair<int64_t, int64_t>{64, 192}, {64, 64}, {64, 128}, {128, 64}}) {
+        const Tensor x = randn({128, 50, in}, gen), w = randn({out, in}, gen);
+        const Tensor b = randn({out}, gen), dy = randn({128, 50, out}, gen);
+        const Tensor dy2 = dy.reshape({-1, out}), x2 = x.reshape({-1, in});
+        Tensor y;
+        LinearGrads g;
+        const auto cpu_ms = [&](const std::function<void()>& fn) {
+            return bench::measure(fn, reps * 4, 2).cpu_median * 1e3;
+        };
+        const double fwd = cpu_ms([&] { y = linear(x, w, b); });
+        const double dx = cpu_ms([&] { y = matmul(dy, w); });
+        Tensor dw_out = empty({out, in}), db_out = empty({out});
+        const double dw = cpu_ms([&] { detail::gemm_tn_blocked(dy2, x2, dw_out, db_out.data()); });
+        const double bwd = cpu_ms([&] { g = linear_backward(dy, x, w); });
+        const double gflop = 2.0 * 6400 * in * out * 1e-9;
+        small_table.row({std::to_string(in) + " -> " + std::to_string(out), bench::fixed(fwd, 3),
+                         bench::fixed(gflop / fwd * 1e3, 1), bench::fixed(dx, 3),
+                         bench::fixed(gflop / dx * 1e3, 1), bench::fixed(dw, 3),
+                         bench::fixed(gflop / dw * 1e3, 1), bench::fixed(bwd, 3),
+                         bench::fixed(2 * gflop / bwd * 1e3, 1)});
     }
 
     std::printf("\nbackward of softmax, layer norm, GELU, 1 thread, median of %d\n%s\n\n", reps,

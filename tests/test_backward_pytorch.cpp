@@ -89,7 +89,7 @@ TEST_CASE("backward vs PyTorch: sum and mean spread dy back over the reduced dim
 
 TEST_CASE("backward vs PyTorch: matmul, 2-d, batched with broadcasting, 1-d operands") {
     const auto& f = backward_fixture();
-    for (Kernel kernel : kKernels)
+    for_kernels_and_isas([&](Kernel kernel) {
         for_layouts([&](const Inputs& in) {
             CAPTURE(to_string(kernel));
             for (const char* c : {"mm", "bmm_bcast", "vec_mat", "bat_vec", "shared_b", "tall"}) {
@@ -101,11 +101,12 @@ TEST_CASE("backward vs PyTorch: matmul, 2-d, batched with broadcasting, 1-d oper
                 check_grad(g.db, f[k + ".db"]);
             }
         });
+    });
 }
 
 TEST_CASE("backward vs PyTorch: linear's dx, dweight and dbias") {
     const auto& f = backward_fixture();
-    for (Kernel kernel : kKernels)
+    for_kernels_and_isas([&](Kernel kernel) {
         for_layouts([&](const Inputs& in) {
             CAPTURE(to_string(kernel));
             for (const char* c : {"linear", "linear577", "linear_nobias"}) {
@@ -122,6 +123,7 @@ TEST_CASE("backward vs PyTorch: linear's dx, dweight and dbias") {
                     CHECK(g.dbias.numel() == 0);
             }
         });
+    });
 }
 
 TEST_CASE("backward vs PyTorch: conv2d padded and strided, and the patch embedding") {

@@ -327,8 +327,10 @@ TEST_CASE("matmul: a packed b gives the same bits as matmul_blocked, any shape o
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
         Generator gen(13);
-        const Shape shapes[] = {
-            {1, 1, 1}, {7, 3, 17}, {65, 300, 33}, {577, 577, 64}, {20, 130, 577}};
+        // The last two are a Linear's dx = dy @ W (a row-major b of 64 or 128 columns, K over
+        // one or two blocks, ragged M), which runs on the wide tile where there is one.
+        const Shape shapes[] = {{1, 1, 1},      {7, 3, 17},     {65, 300, 33}, {577, 577, 64},
+                                {20, 130, 577}, {301, 192, 64}, {97, 64, 128}};
         for (const Shape& s : shapes) {  // (M, K, N)
             const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
             const Tensor w = randn({s[2], s[1]}, gen);  // a Linear weight (N, K): b = w^T
@@ -402,12 +404,105 @@ TEST_CASE("matmul: a packed b names both shapes when they do not fit") {
                          ShapeError);
 }
 
+// ---- a Linear's backward: dW = dy^T @ x and dbias read dy in place (gemm_tn) ---------------
+
+namespace {
+
+// linear_backward blocked against naive: dx and dW within matmul.h's tolerance, each dbias[j]
+// within 1e-5 * sum_r |dy[r][j]| of the naive sum (which adds in double).
+void check_linear_backward_agrees(const Tensor& dy, const Tensor& x, const Tensor& w,
+                                  const LinearGrads& got) {
+    const LinearGrads want = linear_backward(dy, x, w, true, Kernel::Naive);
+    const Tensor dy2 = dy.reshape({-1, w.size(0)}), x2 = x.reshape({-1, w.size(1)});
+    check_agrees_with_naive(dy2, w, got.dx.reshape({-1, w.size(1)}), "blocked dx");
+    check_agrees_with_naive(dy2.transpose(0, 1), x2, got.dweight, "blocked dW");
+    REQUIRE(got.dbias.shape() == want.dbias.shape());
+    const auto g = got.dbias.to_vector(), n = want.dbias.to_vector();
+    const auto scale = sum(abs_of(dy2), 0).to_vector();
+    for (size_t j = 0; j < g.size(); ++j)
+        CHECK_MESSAGE(std::fabs(g[j] - n[j]) <= 1e-5f * scale[j], "dbias[", j, "] ", g[j],
+                      ", naive ", n[j]);
+}
+
+}  // namespace
+
+TEST_CASE("linear_backward: blocked agrees with naive on ragged shapes, same bits on 2 threads") {
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", std::string(to_string(isa)));
+        Generator gen(12);
+        // (M, in, out): one row, one feature, tiles cut by every edge of dW, rows over several
+        // blocks of the kernel (128 or 256 rows), exact tiles, and vit_fmnist's qkv and fc2.
+        const Shape shapes[] = {{1, 1, 1},       {3, 5, 7},     {130, 33, 17},   {257, 32, 8},
+                                {1000, 100, 10}, {700, 17, 65}, {6400, 64, 192}, {6400, 128, 64}};
+        for (const Shape& s : shapes) {
+            INFO("M, in, out = ", to_string(s));
+            const Tensor x = randn({s[0], s[1]}, gen), w = randn({s[2], s[1]}, gen);
+            const Tensor dy = randn({s[0], s[2]}, gen);
+            LinearGrads one, two;
+            {
+                ThreadsForTest t(1);
+                one = linear_backward(dy, x, w, true, Kernel::Blocked);
+            }
+            {
+                ThreadsForTest t(2);
+                two = linear_backward(dy, x, w, true, Kernel::Blocked);
+            }
+            check_linear_backward_agrees(dy, x, w, one);
+            CHECK(max_abs_diff(one.dx, two.dx) == 0.0f);
+            CHECK(max_abs_diff(one.dweight, two.dweight) == 0.0f);
+            CHECK(max_abs_diff(one.dbias, two.dbias) == 0.0f);
+        }
+    }
+}
+
+TEST_CASE("linear_backward: strided dy and x give the bits of contiguous copies") {
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", std::string(to_string(isa)));
+        Generator gen(13);
+        const Tensor w = randn({20, 33}, gen);
+        // dy (3, 70, 20) as a transposed view, x (3, 70, 33) every other column of a wider one.
+        const Tensor dy = randn({3, 20, 70}, gen).transpose(1, 2);
+        const Tensor x = randn({3, 70, 66}, gen).slice(2, 0, 66, 2);
+        REQUIRE_FALSE(dy.is_contiguous());
+        REQUIRE_FALSE(x.is_contiguous());
+        const LinearGrads g = linear_backward(dy, x, w, true, Kernel::Blocked);
+        const LinearGrads c =
+            linear_backward(dy.contiguous(), x.contiguous(), w, true, Kernel::Blocked);
+        CHECK(max_abs_diff(g.dx, c.dx) == 0.0f);
+        CHECK(max_abs_diff(g.dweight, c.dweight) == 0.0f);
+        CHECK(max_abs_diff(g.dbias, c.dbias) == 0.0f);
+        check_linear_backward_agrees(dy, x, w, g);
+    }
+}
+
+TEST_CASE("linear_backward: no rows gives zero dW and dbias; no inputs gives dbias alone") {
+    for (Isa isa : available_isas()) {  // every instruction set this CPU has
+        ScopedIsa use(isa);
+        INFO("isa ", std::string(to_string(isa)));
+        for (Kernel k : kBoth) {
+            INFO("kernel ", std::string(to_string(k)));
+            const LinearGrads none =
+                linear_backward(ones({0, 4}), ones({0, 5}), ones({4, 5}), true, k);
+            CHECK(none.dx.shape() == Shape{0, 5});
+            check_close(none.dweight, zeros({4, 5}), 0, 0);
+            check_close(none.dbias, zeros({4}), 0, 0);
+            Generator gen(14);
+            const Tensor dy = randn({300, 4}, gen);
+            const LinearGrads no_in = linear_backward(dy, ones({300, 0}), ones({4, 0}), true, k);
+            CHECK(no_in.dweight.shape() == Shape{4, 0});
+            check_close(no_in.dbias, sum(dy, 0), 1e-5f, 1e-5f);
+        }
+    }
+}
+
 // ---- PyTorch ------------------------------------------------------------------------------
 
 TEST_CASE("matmul: matches torch.matmul") {
     for (Isa isa : available_isas()) {  // every instruction set this CPU has
         ScopedIsa use(isa);
-        INFO("isa ", to_string(isa));
+        INFO("isa ", std::string(to_string(isa)));
         const auto f = fixture("matmul");
         const char* cases[] = {"mm",        "dot",       "vec_mat",   "mat_vec",
                                "bmm",       "broadcast", "batch_mat", "mat_batch",

@@ -47,6 +47,22 @@ struct MatmulKernels {
     // b[p0 + p][jp * nr + j] at (jp - jp0) * kc * nr + p * nr + j, zero past column N.
     void (*pack_b)(Strided b, int64_t N, int64_t p0, int64_t kc, int64_t jp0, int64_t jp1,
                    float* panels);
+    // A Linear's weight gradient, c = a^T @ b read in place (gemm_tn_blocked, matmul_blocked.cpp):
+    // its own register tile (tn_mr, tn_nr) and block of tn_kc rows. c (tn_mr, tn_nr), rows ldc
+    // apart, = (accumulate ? c : 0) + a^T @ b for a (kc, tn_mr) and b (kc, tn_nr), rows lda and
+    // ldb apart: a(p, r) at a[p * lda + r], b(p, j) at b[p * ldb + j].
+    int64_t tn_mr, tn_nr, tn_kc;
+    void (*tile_tn)(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                    int64_t ldc, bool accumulate);
+    // sums[j] = a(0, j) + a(1, j) + ... + a(rows - 1, j) in float, in that order, for j < n;
+    // a(p, j) at a[p * lda + j] (the bias gradient: column sums of dy).
+    void (*column_sums)(int64_t rows, const float* a, int64_t lda, int64_t n, float* sums);
+    // A wider tile for a and b both read in place (gemm_wide in matmul_blocked.cpp: dx = dy @ W
+    // in a Linear's backward): as tile_in_place, a(r, p) at a.data[r * a.row + p], for a tile
+    // (wide_mr, wide_nr). wide_nr == 0 where the set has no such tile.
+    int64_t wide_mr, wide_nr;
+    void (*tile_wide)(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                      bool accumulate, const float* bias);
     // The peak the tile is measured against (bench/): `steps` rounds of kFmaChains
     // independent fused multiply-adds on registers of `lanes` floats; returns their sum.
     int64_t lanes;

@@ -172,6 +172,57 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
     }
 }
 
+// ---- c = a^T @ b, both read in place (a Linear's dW = dy^T @ x) -------------------------------
+// Row p of a block gives tn_mr floats of a (one row of dy, broadcast one at a time) and tn_nr of
+// b (one row of x, whole registers). The tile needs out and in to be multiples of it only for
+// full speed (tn_mr = 8 divides every ViT width; 12, the other tile's, does not divide 64).
+#if defined(VITLAB_CPU_AVX512)
+constexpr int kTnRows = 8, kTnCols = 32;  // 16 accumulators of the 32 registers
+#else  // AVX2: 8 accumulators + 2 for b + 1 broadcast of 16; NEON: 16 + 4 of 32
+constexpr int kTnRows = 4, kTnCols = 16;
+#endif
+// A b sliver, kc * tn_nr floats, is 16 KB: with the a sliver it stays in L1 while the tiles of
+// one row of c read it.
+constexpr int64_t kTnKC = 16384 / (kTnCols * 4);
+
+void tile_tn(int64_t kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+             int64_t ldc, bool accumulate) {
+    simd::register_tile<ColumnRows, kTnRows, kTnCols>(kc, ColumnRows{a, lda}, b, c, ldc, accumulate,
+                                                      nullptr, ldb);
+}
+
+void column_sums(int64_t rows, const float* a, int64_t lda, int64_t n, float* sums) {
+    using namespace simd;
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+        Vec s = splat(0.0f);
+        for (int64_t p = 0; p < rows; ++p) s = add(s, load(a + p * lda + j));
+        store(sums + j, s);
+    }
+    // The last columns, fewer than a register: row by row, so that they add side by side.
+    const int64_t j0 = j;
+    for (j = j0; j < n; ++j) sums[j] = 0.0f;
+    for (int64_t p = 0; p < rows; ++p)
+        for (j = j0; j < n; ++j) sums[j] += a[p * lda + j];
+}
+
+// ---- a wider tile for a and b read in place (dx = dy @ W) ------------------------------------
+// With AVX-512, (6, 64): 24 accumulators, each row p costs 4 loads of b and 6 broadcasts of a for
+// 24 multiply-adds (12 x 32: 2 + 12 for 24), and a row of a is read once for 64 columns of c.
+// The 16 registers of AVX2 hold no wider tile than the 6 x 16 one.
+#if defined(VITLAB_CPU_AVX512)
+constexpr int kWideRows = 6, kWideCols = 64;
+
+void tile_wide(int64_t kc, Strided a, const float* b, int64_t ldb, float* c, int64_t ldc,
+               bool accumulate, const float* bias) {
+    simd::register_tile<simd::StridedRows, kWideRows, kWideCols>(
+        kc, simd::StridedRows{a.data, a.row}, b, c, ldc, accumulate, bias, ldb);
+}
+#else
+constexpr int kWideRows = 0, kWideCols = 0;
+constexpr auto tile_wide = nullptr;
+#endif
+
 // Enough independent chains to keep every FMA unit busy whatever its latency.
 float fma_chains(int64_t steps) {
     using namespace simd;
@@ -190,6 +241,8 @@ float fma_chains(int64_t steps) {
 }  // namespace
 
 const MatmulKernels matmul_kernels = {
-    kMR, kNR, kKC, kMC, tile, tile_edge, tile_in_place, pack_a, pack_b, simd::kLanes, fma_chains};
+    kMR,       kNR,       kKC,       kMC,          tile,      tile_edge, tile_in_place,
+    pack_a,    pack_b,    kTnRows,   kTnCols,      kTnKC,     tile_tn,   column_sums,
+    kWideRows, kWideCols, tile_wide, simd::kLanes, fma_chains};
 
 }  // namespace vitlab::cpu::VITLAB_CPU_NS

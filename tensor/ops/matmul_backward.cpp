@@ -9,6 +9,7 @@
 
 #include "tensor/ops/elementwise_backward.h"
 #include "tensor/ops/matmul.h"
+#include "tensor/ops/matmul_internal.h"
 
 namespace vitlab {
 
@@ -33,8 +34,15 @@ MatmulGrads matmul_backward(const Tensor& dc, const Tensor& a, const Tensor& b, 
     Tensor da = matmul(dc2, b2.transpose(-2, -1), kernel);  // (..., m, k)
     Tensor db;
     if (b2.dim() == 2 && a2.dim() > 2) {
-        // One weight for the whole batch: one (k, M) @ (M, n) product over all rows.
-        db = matmul(a2.reshape({-1, k}).transpose(0, 1), dc2.reshape({-1, n}), kernel);
+        // One weight for the whole batch: one (k, M) @ (M, n) product over all rows, which
+        // the blocked kernel reads in place (gemm_tn_blocked, as a Linear's dW).
+        const Tensor rows_a = a2.reshape({-1, k}), rows_dc = dc2.reshape({-1, n});
+        if (resolve(kernel) == Kernel::Blocked) {
+            db = empty({k, n});
+            detail::gemm_tn_blocked(rows_a, rows_dc, db, nullptr);
+        } else {
+            db = matmul(rows_a.transpose(0, 1), rows_dc, kernel);
+        }
     } else {
         db = matmul(a2.transpose(-2, -1), dc2, kernel);  // (..., k, n)
     }
@@ -57,36 +65,26 @@ LinearGrads linear_backward(const Tensor& dy, const Tensor& x, const Tensor& wei
         throw ShapeError(fmt::format("linear_backward: dy has shape {}, expected {}",
                                      to_string(dy.shape()), to_string(y_shape)));
     LinearGrads g;
-    g.dx = matmul(dy, weight, kernel);                                     // (..., out) @ (out, in)
-    const Tensor dy2 = dy.reshape({-1, out});                              // (M, out)
-    g.dweight = matmul(dy2.transpose(0, 1), x.reshape({-1, in}), kernel);  // (out, M) @ (M, in)
+    g.dx = matmul(dy, weight, kernel);  // (..., out) @ (out, in)
+    // M rows, counted from a non-empty row (reshape's -1 cannot divide by 0 features).
+    const int64_t rows = in > 0 ? x.numel() / in : (out > 0 ? dy.numel() / out : 0);
+    const Tensor dy2 = dy.reshape({rows, out});  // (M, out)
+    const Tensor x2 = x.reshape({rows, in});     // (M, in)
+    if (has_bias) g.dbias = empty({out});
+    if (resolve(kernel) == Kernel::Blocked) {
+        // One pass over dy and x for both: gemm_tn_blocked reads dy^T in place and sums dy's
+        // columns while each block of rows is in cache.
+        g.dweight = empty({out, in});
+        detail::gemm_tn_blocked(dy2, x2, g.dweight, has_bias ? g.dbias.data() : nullptr);
+        return g;
+    }
+    // The formulas: dW = dy^T @ x, dbias = column sums of dy, one float at a time in double.
+    g.dweight = matmul(dy2.transpose(0, 1), x2, kernel);  // (out, M) @ (M, in)
     if (has_bias) {
-        // Column sums of dy: each block of kBlockRows rows in float (four adds side by side, which
-        // the compiler turns into one vector add), the blocks' sums added in double.
-        constexpr int64_t kBlockRows = 64;
         std::vector<double> acc(static_cast<size_t>(out), 0.0);
-        std::vector<float> part(static_cast<size_t>(out));
         const Tensor d = dy2.contiguous();
-        const int64_t rows = d.size(0), out4 = out / 4 * 4;
-        if (resolve(kernel) == Kernel::Naive)  // the formula: one float at a time, in double
-            for (int64_t r = 0; r < rows; ++r)
-                for (int64_t j = 0; j < out; ++j) acc[j] += d.data()[r * out + j];
-        for (int64_t r0 = 0; resolve(kernel) == Kernel::Blocked && r0 < rows; r0 += kBlockRows) {
-            std::fill(part.begin(), part.end(), 0.0f);
-            float* s = part.data();
-            for (int64_t r = r0; r < std::min(rows, r0 + kBlockRows); ++r) {
-                const float* row = d.data() + r * out;
-                for (int64_t j = 0; j < out4; j += 4) {
-                    s[j] += row[j];
-                    s[j + 1] += row[j + 1];
-                    s[j + 2] += row[j + 2];
-                    s[j + 3] += row[j + 3];
-                }
-                for (int64_t j = out4; j < out; ++j) s[j] += row[j];
-            }
-            for (int64_t j = 0; j < out; ++j) acc[j] += s[j];
-        }
-        g.dbias = empty({out});
+        for (int64_t r = 0; r < d.size(0); ++r)
+            for (int64_t j = 0; j < out; ++j) acc[j] += d.data()[r * out + j];
         for (int64_t j = 0; j < out; ++j) g.dbias.data()[j] = static_cast<float>(acc[j]);
     }
     return g;

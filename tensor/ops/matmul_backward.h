@@ -9,11 +9,15 @@
 // matmul (naive or blocked) reads them through strides, so the blocked GEMM does the work.
 // When b is one matrix shared by a whole batch (a weight), db is one product over all rows:
 //   db = a.reshape(-1, k)^T @ dc.reshape(-1, n)       no (batch, k, n) tensor to sum
+// with a long K (all the rows) and a small result; the blocked kernel runs it on a loop of its
+// own (gemm_tn_blocked in matmul_blocked.cpp) that reads both operands in place.
 //
 // linear, y = x @ weight^T + bias with x (..., in), weight (out, in), dy (..., out):
 //   dx = dy @ weight                                   (..., out) @ (out, in) -> (..., in)
 //   dweight = dy.reshape(-1, out)^T @ x.reshape(-1, in)           -> (out, in)
 //   dbias = sum of dy over all rows                                -> (out)
+// Blocked, dweight and dbias come from one pass over dy and x (gemm_tn_blocked); naive, from
+// the formulas one at a time.
 // Read conv2d_backward.h next.
 #pragma once
 

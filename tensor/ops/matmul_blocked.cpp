@@ -41,6 +41,10 @@
 // (up to 4 MB) under a column split is instead packed once, by all threads together, before
 // the products.
 //
+// Two shapes of a Linear's backward get loops of their own, at the end of the file: dx = dy @ W
+// (a and b row-major, small K) on a wider tile (gemm_wide), and dW = dy^T @ x (a long K, a small
+// c) on a tile that reads both operands in place (gemm_tn_driver, with the bias gradient).
+//
 // bench/bench_matmul.cpp prints the speed beside OpenBLAS's and the core's peak.
 // matmul_ladder.cpp has the steps from the naive loops to this file, each runnable.
 #include <algorithm>
@@ -48,6 +52,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/ops/matmul.h"
@@ -270,7 +275,141 @@ Strided strided_of(const Tensor& t) {
     return Strided{t.data(), t.stride(0), t.stride(1)};
 }
 
+// ---- a row-major a and b with a small K: the wide tile ----------------------------------------
+//
+// dx (M, in) = dy (M, out) @ W (out, in) in a Linear's backward: a and b row-major, read in place
+// (K = out <= kInPlaceMaxK), N = in a multiple of 64. The loops above would cut c into 12 x 32
+// tiles and read each row of a once per 32 columns; here (wide_mr, wide_nr) = (6, 64) tiles
+// (AVX-512) read it once per 64, with fewer loads per multiply-add (matmul_kernels.cpp):
+//
+//   for each block of mc rows (a thread's share)   its rows of c stay in L2 over K
+//     for pc in [0, K) step kc                     as gemm_part: c (+)= a[:, pc:] @ b[pc:, :]
+//       for each wide_mr rows i                    wide_mr rows of a (kc floats each) in L1
+//         for each wide_nr columns j               b (kc, wide_nr) from L1 / L2
+//           c tile (+)= a rows @ b block           (+ bias with the last block of K)
+//
+// Blocks of K and the order of the multiply-adds in an element of c are those of gemm_part,
+// so the result has the same bits; threads split whole rows of tiles.
+void gemm_wide(const MatmulKernels& mk, Strided a, Strided b, int64_t M, int64_t K, int64_t N,
+               const float* bias, float* c) {
+    const int64_t WR = mk.wide_mr, WC = mk.wide_nr;
+    auto rows = [&](int64_t t0, int64_t t1) {
+        for (int64_t ic = t0 * WR; ic < t1 * WR; ic += mk.mc) {
+            const int64_t i_end = std::min(t1 * WR, ic + mk.mc);
+            for (int64_t pc = 0; pc < K; pc += mk.kc) {
+                const int64_t kc = std::min(mk.kc, K - pc);
+                const float* block_bias = pc + kc == K ? bias : nullptr;
+                for (int64_t i = ic; i < i_end; i += WR)
+                    for (int64_t j = 0; j < N; j += WC)
+                        mk.tile_wide(kc, Strided{a.data + i * a.row + pc, a.row, 1},
+                                     b.data + pc * b.row + j, b.row, c + i * N + j, N, pc > 0,
+                                     block_bias ? block_bias + j : nullptr);
+            }
+        }
+    };
+    parallel_for(0, M / WR, ceil_div(kGrainMultiplyAdds, WR * N * K), rows);
+}
+
+// ---- c = a^T @ b: a Linear's weight gradient ---------------------------------------------------
+//
+// dW (out, in) = dy^T @ x for dy (M, out) and x (M, in): K = M is long (B * N rows, 6400 for
+// vit_fmnist at batch 128) while out and in are small. Both operands are read in place, row p of
+// each at a time: tn_mr floats of dy's row broadcast one by one, tn_nr floats of x's row loaded
+// as whole registers, a (tn_mr, tn_nr) tile of dW accumulating in registers (8 x 32 with
+// AVX-512, 4 x 16 otherwise):
+//
+//        a = dy (K, m)            b = x (K, n)             c = dW (m, n)
+//       +-----+-----+--         +-------+-------+        +-------+-------+
+//  pc   | TR  |     |        pc | TC    |       |     TR | tile  | tile  |  one row of tiles
+//  + kc |     |     |   @  + kc |       |       |   ->   +-------+-------+  per thread chunk
+//       +-----+-----+--         +-------+-------+        |       |       |
+//
+//   for pc in [0, K) step kc                       kc rows of a and b: a block in L2
+//     for each row of tiles (a thread's share)     a sliver (kc, TR) stays in L1 for the row
+//       for each tile in the row                   b sliver (kc, TC), read from L2
+//         c tile (+)= a sliver^T @ b sliver
+//     the column sums of the thread's columns of a (the bias gradient, while they are in L2)
+//
+// c is read and written once per block of kc rows, for kc * TR * TC multiply-adds. A tile cut by
+// the edge of c copies its slivers, padded with zeros, into buffers and runs the same tile.
+// Threads split the rows of tiles; each tile and each column sum is computed whole by one
+// thread, in the same order, so every thread count gives the same bits. The column sums are
+// float over a block, the blocks added in double.
+void gemm_tn_driver(const MatmulKernels& mk, Strided a, Strided b, int64_t K, int64_t m, int64_t n,
+                    float* c, float* col_sums) {
+    const int64_t TR = mk.tn_mr, TC = mk.tn_nr;
+    const int64_t row_tiles = ceil_div(m, TR), col_tiles = ceil_div(n, TC);
+    std::vector<double> sums(col_sums ? m : 0, 0.0);
+    auto rows_of_tiles = [&](int64_t t0, int64_t t1) {
+        static thread_local FloatBuffer edge_buffer;
+        static thread_local FloatBuffer sums_buffer;
+        float* edge_a = edge_buffer.reserve(mk.tn_kc * (TR + TC) + TR * TC);
+        float* edge_b = edge_a + mk.tn_kc * TR;
+        float* edge_c = edge_b + mk.tn_kc * TC;
+        float* block_sums = sums_buffer.reserve((t1 - t0) * TR);
+        for (int64_t pc = 0; pc < K; pc += mk.tn_kc) {
+            const int64_t kc = std::min(mk.tn_kc, K - pc);
+            const float* a_block = a.data + pc * a.row;
+            const float* b_block = b.data + pc * b.row;
+            for (int64_t ti = t0; ti < t1; ++ti) {
+                const int64_t i0 = ti * TR, mv = std::min(TR, m - i0);
+                for (int64_t tj = 0; tj < col_tiles; ++tj) {
+                    const int64_t j0 = tj * TC, nv = std::min(TC, n - j0);
+                    float* c_tile = c + i0 * n + j0;
+                    if (mv == TR && nv == TC) {
+                        mk.tile_tn(kc, a_block + i0, a.row, b_block + j0, b.row, c_tile, n, pc > 0);
+                        continue;
+                    }
+                    for (int64_t p = 0; p < kc; ++p)
+                        for (int64_t r = 0; r < TR; ++r)
+                            edge_a[p * TR + r] = r < mv ? a_block[p * a.row + i0 + r] : 0.0f;
+                    for (int64_t p = 0; p < kc; ++p)
+                        for (int64_t j = 0; j < TC; ++j)
+                            edge_b[p * TC + j] = j < nv ? b_block[p * b.row + j0 + j] : 0.0f;
+                    mk.tile_tn(kc, edge_a, TR, edge_b, TC, edge_c, TC, false);
+                    for (int64_t r = 0; r < mv; ++r)
+                        for (int64_t j = 0; j < nv; ++j) {
+                            float& dst = c_tile[r * n + j];
+                            dst = pc > 0 ? dst + edge_c[r * TC + j] : edge_c[r * TC + j];
+                        }
+                }
+            }
+            if (!col_sums) continue;
+            const int64_t i0 = t0 * TR, i1 = std::min(m, t1 * TR);
+            mk.column_sums(kc, a_block + i0, a.row, i1 - i0, block_sums);
+            for (int64_t i = i0; i < i1; ++i) sums[i] += block_sums[i - i0];
+        }
+    };
+    parallel_for(0, row_tiles, ceil_div(kGrainMultiplyAdds, TR * std::max<int64_t>(n, 1) * K),
+                 rows_of_tiles);
+    for (int64_t i = 0; col_sums && i < m; ++i) col_sums[i] = static_cast<float>(sums[i]);
+}
+
 }  // namespace
+
+void detail::gemm_tn_blocked(const Tensor& a, const Tensor& b, Tensor& c, float* col_sums) {
+    if (a.dim() != 2 || b.dim() != 2 || a.size(0) != b.size(0))
+        throw ShapeError(
+            fmt::format("gemm_tn_blocked: expected a (K, m) and b (K, n), got {} and {}", a.shape(),
+                        b.shape()));
+    const int64_t K = a.size(0), m = a.size(1), n = b.size(1);
+    const Shape want{m, n};
+    if (c.shape() != want || !c.is_contiguous())
+        throw ShapeError(fmt::format("gemm_tn_blocked: c has shape {}, expected a contiguous {}",
+                                     c.shape(), want));
+    if (c.numel() > 0 && (c.shares_storage_with(a) || c.shares_storage_with(b)))
+        throw std::invalid_argument("gemm_tn_blocked: c must not share storage with a or b");
+    if (K == 0) {  // sums of nothing
+        c.fill_(0.0f);
+        for (int64_t i = 0; col_sums && i < m; ++i) col_sums[i] = 0.0f;
+        return;
+    }
+    // The tile reads a row's floats side by side: a copy when a or b is not laid out so.
+    const Tensor a2 = a.stride(1) == 1 ? a : a.contiguous();
+    const Tensor b2 = b.stride(1) == 1 ? b : b.contiguous();
+    gemm_tn_driver(cpu::kernels().matmul, strided_of(a2), strided_of(b2), K, m, n, c.data(),
+                   col_sums);
+}
 
 void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias) {
     detail::check_gemm_args("gemm_blocked", a, b, c);
@@ -280,8 +419,19 @@ void gemm_blocked(const Tensor& a, const Tensor& b, Tensor& c, const float* bias
         detail::fill_rows(c, bias);
         return;
     }
-    gemm_driver(cpu::kernels().matmul, strided_of(a), M, K, N, nullptr, strided_of(b), bias,
-                c.data());
+    const MatmulKernels& mk = cpu::kernels().matmul;
+    if (mk.wide_nr > 0 && a.stride(1) == 1 && b.stride(1) == 1 && K <= kInPlaceMaxK &&
+        N % mk.wide_nr == 0 && M >= mk.wide_mr) {
+        // Whole tiles of wide_mr rows on the wide tile; the last rows, if any, below.
+        const int64_t m_wide = M / mk.wide_mr * mk.wide_mr;
+        gemm_wide(mk, strided_of(a), strided_of(b), m_wide, K, N, bias, c.data());
+        if (m_wide == M) return;
+        const Strided rest{a.data() + m_wide * a.stride(0), a.stride(0), 1};
+        gemm_driver(mk, rest, M - m_wide, K, N, nullptr, strided_of(b), bias,
+                    c.data() + m_wide * N);
+        return;
+    }
+    gemm_driver(mk, strided_of(a), M, K, N, nullptr, strided_of(b), bias, c.data());
 }
 
 PackedB pack_b(const Tensor& b) {
