@@ -141,6 +141,23 @@ TEST_CASE("layer_norm_backward blocked matches the naive one: many rows, C = 64 
     }
 }
 
+// The blocked attention backward against the naive one (scale 1/sqrt(D)), on every ISA and
+// thread count; dout (B, H, N, D) may be a view, as the layer's is.
+static void check_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                     const Tensor& dout) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(q.size(-1)));
+    const Tensor out = scaled_dot_product_attention(q, k, v, scale, nullptr, Kernel::Naive);
+    const AttentionGrads want =
+        scaled_dot_product_attention_backward_naive(dout, q, k, v, out, scale);
+    for_isas_and_threads([&] {
+        const AttentionGrads got =
+            scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, scale);
+        check_close(got.dq, want.dq, 1e-5f, 1e-4f);
+        check_close(got.dk, want.dk, 1e-5f, 1e-4f);
+        check_close(got.dv, want.dv, 1e-5f, 1e-4f);
+    });
+}
+
 TEST_CASE("attention backward blocked matches the naive one: vit_fmnist's heads and ragged ones") {
     struct Case {
         int64_t B, H, N, D;
@@ -155,18 +172,7 @@ TEST_CASE("attention backward blocked matches the naive one: vit_fmnist's heads 
         // q, k, v as views of one (B, N, 3, H, D) qkv, as the layer hands them over.
         const Tensor qkv = randn({c.B, c.N, 3, c.H, c.D}, gen).permute({2, 0, 3, 1, 4});
         const Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(c.D));
-        const Tensor out = scaled_dot_product_attention(q, k, v, scale, nullptr, Kernel::Naive);
-        const Tensor dout = randn({c.B, c.H, c.N, c.D}, gen);
-        const AttentionGrads want =
-            scaled_dot_product_attention_backward_naive(dout, q, k, v, out, scale);
-        for_isas_and_threads([&] {
-            const AttentionGrads got =
-                scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, scale);
-            check_close(got.dq, want.dq, 1e-5f, 1e-4f);
-            check_close(got.dk, want.dk, 1e-5f, 1e-4f);
-            check_close(got.dv, want.dv, 1e-5f, 1e-4f);
-        });
+        check_attention_backward(q, k, v, randn({c.B, c.H, c.N, c.D}, gen));
     }
 }
 
@@ -182,18 +188,7 @@ TEST_CASE("attention backward blocked matches the naive one: odd token counts, D
             const int64_t B = 2, H = 2;
             const Tensor qkv = randn({B, N, 3, H, D}, gen).permute({2, 0, 3, 1, 4});
             const Tensor q = qkv.select(0, 0), k = qkv.select(0, 1), v = qkv.select(0, 2);
-            const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-            const Tensor out = scaled_dot_product_attention(q, k, v, scale, nullptr, Kernel::Naive);
-            const Tensor dout = randn({B, N, H, D}, gen).transpose(1, 2);  // as the layer's
-            const AttentionGrads want =
-                scaled_dot_product_attention_backward_naive(dout, q, k, v, out, scale);
-            for_isas_and_threads([&] {
-                const AttentionGrads got =
-                    scaled_dot_product_attention_backward_blocked(dout, q, k, v, out, scale);
-                check_close(got.dq, want.dq, 1e-5f, 1e-4f);
-                check_close(got.dk, want.dk, 1e-5f, 1e-4f);
-                check_close(got.dv, want.dv, 1e-5f, 1e-4f);
-            });
+            check_attention_backward(q, k, v, randn({B, N, H, D}, gen).transpose(1, 2));
         }
 }
 
