@@ -18,9 +18,9 @@
 //
 // A fair baseline: OpenBLAS picks its kernels from the CPU at load time, and 0.3.21 takes
 // CPUs it does not know for old ones (a Sapphire Rapids became "Prescott", no AVX: 33 instead
-// of 156 GFLOP/s). When its core has no AVX2 but the CPU has AVX2 or AVX-512, the program
-// runs itself again with OPENBLAS_CORETYPE=Haswell or SkylakeX (read only when the library
-// loads) and says so.
+// of 156 GFLOP/s; an AMD Zen 5 with AVX-512 becomes "Haswell", AVX2 only). When its core lacks
+// the CPU's widest SIMD (AVX2, AVX-512), the program runs itself again with
+// OPENBLAS_CORETYPE=Haswell or SkylakeX (read only when the library loads) and says so.
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -53,30 +54,39 @@ struct Case {
 };
 
 #if HAVE_OPENBLAS
-// OpenBLAS cores (0.3.21) with AVX2 + FMA kernels; any other is generic or older.
-bool openblas_core_has_avx2(const std::string& core) {
-    for (const char* name :
-         {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"})
+// OpenBLAS cores (0.3.21) with AVX2 + FMA kernels, and those of them with AVX-512 kernels; any
+// other is generic or older.
+bool openblas_core_in(const std::string& core, std::initializer_list<const char*> names) {
+    for (const char* name : names)
         if (strcasecmp(core.c_str(), name) == 0) return true;
     return false;
 }
+bool openblas_core_has(const std::string& core, Isa isa) {
+    if (isa == Isa::Avx512)
+        return openblas_core_in(core, {"skylakex", "cooperlake", "sapphirerapids"});
+    if (isa == Isa::Avx2)
+        return openblas_core_in(
+            core, {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"});
+    return true;
+}
 
-// Runs this program again with OPENBLAS_CORETYPE set when OpenBLAS chose a core without AVX2
-// on a CPU that has it; returns the note to print ("" when nothing was changed).
+// Runs this program again with OPENBLAS_CORETYPE set when OpenBLAS chose a core without the
+// CPU's widest SIMD; returns the note to print ("" when nothing was changed).
 std::string fair_openblas_core(char** argv) {
     const std::string core = openblas_get_corename();
+    const Isa widest = available_isas().back();
     const char* fixed = std::getenv("VITLAB_BENCH_OPENBLAS_FIXED");
     if (fixed)
         return fmt::format(
             "OpenBLAS core {}: set with OPENBLAS_CORETYPE by this program (it chose {}, "
-            "which has no AVX2, on a CPU with {})",
-            core, fixed, to_string(available_isas().back()));
-    if (openblas_core_has_avx2(core) || !isa_available(Isa::Avx2)) return "";
-    const char* want = isa_available(Isa::Avx512) ? "SkylakeX" : "Haswell";
+            "without the {} of this CPU)",
+            core, fixed, to_string(widest));
+    if (openblas_core_has(core, widest)) return "";
+    const char* want = widest == Isa::Avx512 ? "SkylakeX" : "Haswell";
     std::printf(
-        "OpenBLAS chose core %s (no AVX2) on a CPU with %s: running again with "
+        "OpenBLAS chose core %s, without the %s of this CPU: running again with "
         "OPENBLAS_CORETYPE=%s\n",
-        core.c_str(), to_string(available_isas().back()), want);
+        core.c_str(), to_string(widest), want);
     std::fflush(stdout);
     setenv("OPENBLAS_CORETYPE", want, 1);
     setenv("VITLAB_BENCH_OPENBLAS_FIXED", core.c_str(), 1);

@@ -22,8 +22,8 @@ step, schedule step, on random images (the time does not depend on the values; d
 not timed, as in bench/bench_train.cpp). --warmup steps untimed, then the median of --steps
 steps. Each thread count runs in a fresh process (OpenBLAS reads OPENBLAS_NUM_THREADS once);
 for t threads both torch.set_num_threads(t) and OPENBLAS_NUM_THREADS=1 or t are tried and the
-faster is kept. The OpenBLAS core is checked as bench/pytorch_vit.py does: a pre-AVX2 core on a
-CPU with AVX2 / AVX-512 runs with OPENBLAS_CORETYPE=Haswell / SkylakeX, and it says so.
+faster is kept. The OpenBLAS core is checked as bench/pytorch_vit.py does: a core without the CPU's widest SIMD
+(AVX2 / AVX-512) runs with OPENBLAS_CORETYPE=Haswell / SkylakeX, and it says so.
 """
 import argparse
 import csv
@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_vit import fair_coretype, openblas_core  # noqa: E402
+from pytorch_vit import fair_coretype, openblas_core, simd_of  # noqa: E402
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530
@@ -167,7 +167,7 @@ def fair_env():
     core = openblas_core()
     coretype = fair_coretype(core)
     if coretype:
-        print(f"OpenBLAS chose core {core} (no AVX2) on a CPU that has it: every setting runs "
+        print(f"OpenBLAS chose core {core}, without this CPU's {simd_of(coretype)}: every setting runs "
               f"with OPENBLAS_CORETYPE={coretype}")
         return {"OPENBLAS_CORETYPE": coretype}
     print(f"OpenBLAS core: {core}" if core else "torch does not use OpenBLAS here")

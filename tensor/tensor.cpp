@@ -1,6 +1,7 @@
 // tensor.cpp: storage, element access, copies and factories of the Tensor (see tensor.h).
 #include "tensor/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -17,13 +18,20 @@ namespace vitlab {
 
 // ---- a cache of large blocks ----------------------------------------------------------------
 // Memory fresh from the operating system costs a page fault per 4 KB page on its first write
-// (the kernel maps and zeroes the page): about 2 us a page on this project's test machine, so
+// (the kernel maps and zeroes the page): about 2 us a page on this project's test machines, so
 // 8 ms for a 16 MB buffer, several times a softmax over it. glibc hands large freed blocks back
 // to the system, and a ViT-B/16 forward at 384 px then faulted in 34 MB of fresh pages (8,200
-// faults, ~1% of its time). A forward allocates the same few sizes over and over, so blocks of
-// kCacheMinBytes and up are kept when freed and handed out again for a request of the same
-// size, already mapped. At most kCacheMaxBytes are held unused: a bound on the memory this
-// costs. Sanitizer builds skip the cache, so that AddressSanitizer still sees use-after-free.
+// faults, ~1% of its time); a training step of vit_fmnist, which frees every activation in the
+// backward and allocates them again in the next forward, faulted ~1,000 pages a step (8% of it).
+// A program allocates the same few sizes over and over, so blocks of kCacheMinBytes and up are
+// kept when freed and handed out again for a request of the same size, already mapped.
+// How much is held unused is bounded by the program itself: at most twice the bytes it ever
+// had in use at once in such blocks (and always kCacheFloorBytes). Twice, because the blocks
+// freed at the end of a training step are the forward's activations *and* the backward's
+// gradients of them, of other sizes: with a bound of once the peak, a vit_fmnist step at batch
+// 128 still faulted ~570 pages (a 32 MB bound: ~1,000, 8% of the step); with twice, none, and
+// its peak RSS stays 143 MB.
+// Sanitizer builds skip the cache, so that AddressSanitizer still sees use-after-free.
 #if defined(__SANITIZE_ADDRESS__)
 #define VITLAB_BLOCK_CACHE 0
 #elif defined(__has_feature)
@@ -37,13 +45,13 @@ namespace vitlab {
 
 namespace {
 
-constexpr size_t kCacheMinBytes = size_t{1} << 20;   // 1 MB: smaller blocks go to malloc
-constexpr size_t kCacheMaxBytes = size_t{32} << 20;  // held while unused, at most
+constexpr size_t kCacheMinBytes = size_t{1} << 20;     // 1 MB: smaller blocks go to malloc
+constexpr size_t kCacheFloorBytes = size_t{32} << 20;  // may always be held while unused
 
 // Freed blocks, newest last. A request takes the newest block of exactly its size. A freed
-// block that would push the total past kCacheMaxBytes first pushes out the oldest ones, so
-// the sizes the program uses now stay, and sizes it used once (earlier, other work) go back
-// to the system. There are a few dozen blocks at most, so plain scans are enough.
+// block that would push the total past the limit first pushes out the oldest ones, so the
+// sizes the program uses now stay, and sizes it used once (earlier, other work) go back to
+// the system. There are a few hundred blocks at most, so plain scans are enough.
 class BlockCache {
   public:
     void* take(size_t bytes) {
@@ -53,18 +61,30 @@ class BlockCache {
             void* p = blocks_[i].data;
             blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
             held_ -= bytes;
+            lent(bytes);
             return p;
         }
         return nullptr;
+    }
+    // A block fresh from aligned_alloc, now in use.
+    void lent(size_t bytes) {
+        in_use_ += bytes;
+        peak_in_use_ = std::max(peak_in_use_, in_use_);
+    }
+    void lent_fresh(size_t bytes) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        lent(bytes);
     }
     void give(void* p, size_t bytes) {
         std::vector<void*> evicted;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (bytes > kCacheMaxBytes) {
+            in_use_ -= bytes;
+            const size_t limit = std::max(kCacheFloorBytes, 2 * peak_in_use_);
+            if (bytes > limit) {
                 evicted.push_back(p);
             } else {
-                while (held_ + bytes > kCacheMaxBytes) {  // the oldest blocks make room
+                while (held_ + bytes > limit) {  // the oldest blocks make room
                     evicted.push_back(blocks_.front().data);
                     held_ -= blocks_.front().bytes;
                     blocks_.erase(blocks_.begin());
@@ -83,7 +103,9 @@ class BlockCache {
     };
     std::mutex mutex_;
     std::vector<Block> blocks_;  // oldest first
-    size_t held_ = 0;
+    size_t held_ = 0;            // bytes in blocks_
+    size_t in_use_ = 0;          // bytes of cache-sized blocks handed out and not yet freed
+    size_t peak_in_use_ = 0;
 };
 
 // Never destroyed: tensors held by other static objects may be freed after it would have been.
@@ -101,8 +123,11 @@ static std::shared_ptr<float> allocate(int64_t n) {
         ((static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64) * 64;
     if (VITLAB_BLOCK_CACHE && bytes >= kCacheMinBytes) {
         void* p = block_cache().take(bytes);
-        if (!p) p = std::aligned_alloc(64, bytes);
-        if (!p) throw std::bad_alloc();
+        if (!p) {
+            p = std::aligned_alloc(64, bytes);
+            if (!p) throw std::bad_alloc();
+            block_cache().lent_fresh(bytes);
+        }
         return std::shared_ptr<float>(static_cast<float*>(p),
                                       [bytes](float* q) { block_cache().give(q, bytes); });
     }
