@@ -136,8 +136,12 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
     // arithmetic on it (a copy of every element for kc multiply-adds each); read in place, the
     // tile's broadcasts come from a's own rows. gemm_driver decides (a_packed.in_place).
     const bool in_place = a_packed.in_place;
-    for (int64_t ic = m0; ic < m1; ic += mk.mc) {  // loop 3
-        const int64_t mc = std::min(mk.mc, m1 - ic);
+    // Blocks of near-equal size, at most MC rows, whole micro-panels: ViT's 577 rows as 204 +
+    // 204 + 169, not 288 + 288 + 1, whose last block read the whole b panel for one row.
+    const int64_t blocks = ceil_div(m1 - m0, mk.mc);
+    const int64_t mc_step = ceil_div(ceil_div(m1 - m0, blocks), mk.mr) * mk.mr;
+    for (int64_t ic = m0; ic < m1; ic += mc_step) {  // loop 3
+        const int64_t mc = std::min(mc_step, m1 - ic);
         if (in_place) {
             for (int64_t jp = jp0; jp < jp1; ++jp) {
                 const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
