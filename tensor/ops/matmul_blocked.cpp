@@ -7,7 +7,7 @@
 //
 //   loop 5  for jc in [0, N) step NC                b panel        (KC, NC)  stays in L3
 //   loop 4    for pc in [0, K) step KC              pack b panel (unless b came packed)
-//   loop 3      for ic in [0, M) step MC            pack a block   (MC, KC)  stays in L2
+//   loop 3      for ic in [0, M) step <= MC         pack a block   (MC, KC)  stays in L2
 //   loop 2        for jr in [jc, jc + NC) step NR     b micro-panel (KC, NR)  stays in L1
 //   loop 1          for ir in [ic, ic + MC) step MR     a micro-panel (MR, KC) comes from L2
 //                     micro-kernel: c tile (MR, NR) += a micro-panel @ b micro-panel
@@ -32,6 +32,7 @@
 // then read from there by every a block; or it is packed once, completely, by pack_b() into a
 // PackedB (same layout), which a layer reuses for every call with the same weight.
 // NC is all of a thread's columns: for ViT-B's N <= 3072 a (KC, N) panel is at most 3 MB.
+// The blocks of loop 3 are of near-equal size, whole micro-panels, at most MC rows.
 //
 // Threads: one parallel_for per product. Each thread owns a band of whole c tiles, rows (MR at
 // a time) or columns (NR at a time), and runs all five loops on it, packing what it reads; a
