@@ -198,9 +198,11 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
             // (threads may be packing the next one: see gemm_driver).
             for (; p + 8 < kc; p += 8, dst += 8 * kMR) {
                 __m256 r[8];
+#pragma GCC unroll 8
                 for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(rows[i] + p);
                 r[6] = r[7] = _mm256_setzero_ps();
                 simd::transpose8(r);
+#pragma GCC unroll 8
                 for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * kMR, r[j]);
             }
 #elif defined(VITLAB_CPU_AVX512)  // the 12 x 32 tile: kMR = 12
@@ -212,11 +214,14 @@ void pack_a(Strided a, int64_t i0, int64_t mc, int64_t i_end, int64_t p0, int64_
             // a is 7 MB, read from L3 or memory).
             for (; p + 8 <= kc; p += 8, dst += 8 * kMR) {
                 __m256 lo[8], hi[8];
+#pragma GCC unroll 8
                 for (int i = 0; i < 8; ++i) lo[i] = _mm256_loadu_ps(rows[i] + p);
+#pragma GCC unroll 4
                 for (int i = 0; i < 4; ++i) hi[i] = _mm256_loadu_ps(rows[8 + i] + p);
                 hi[4] = hi[5] = hi[6] = hi[7] = _mm256_setzero_ps();
                 simd::transpose8(lo);
                 simd::transpose8(hi);
+#pragma GCC unroll 8
                 for (int j = 0; j < 8; ++j) {
                     _mm256_storeu_ps(dst + j * kMR, lo[j]);
                     _mm_storeu_ps(dst + j * kMR + 8, _mm256_castps256_ps128(hi[j]));
