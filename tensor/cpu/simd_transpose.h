@@ -18,19 +18,25 @@ inline namespace VITLAB_CPU_NS {
 #define VITLAB_CPU_TRANSPOSE8 1
 // Transposes the 8 x 8 block held in r[0..7] (row i in r[i]): afterwards r[j] holds column j.
 // Three rounds of shuffles: pairs of rows, then quads, then the 128-bit halves.
+// Every loop is unrolled (#pragma GCC unroll): g++ -O2 otherwise keeps t, q and r in arrays
+// on the stack, a store and a load around every shuffle (pack_b of a transposed b took 3x as
+// long as its reads on Zen 5).
 inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
     __m256 t[8];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
     }
     __m256 q[8];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i += 4) {
         q[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
         q[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 b5 c5 d5
         q[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         q[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 4; ++i) {
         r[i] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x20);      // column i
         r[i + 4] = _mm256_permute2f128_ps(q[i], q[i + 4], 0x31);  // column i + 4
@@ -43,8 +49,10 @@ inline __attribute__((always_inline)) void transpose8x8(const float* src, int64_
                                                         float* dst, int64_t ld_dst) {
 #if defined(VITLAB_CPU_TRANSPOSE8)
     __m256 r[8];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld_src);
     transpose8(r);
+#pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ld_dst, r[i]);
 #else
     for (int p = 0; p < 8; ++p)

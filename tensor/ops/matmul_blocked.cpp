@@ -7,7 +7,7 @@
 //
 //   loop 5  for jc in [0, N) step NC                b panel        (KC, NC)  stays in L3
 //   loop 4    for pc in [0, K) step KC              pack b panel (unless b came packed)
-//   loop 3      for ic in [0, M) step MC            pack a block   (MC, KC)  stays in L2
+//   loop 3      for ic in [0, M) step <= MC         pack a block   (MC, KC)  stays in L2
 //   loop 2        for jr in [jc, jc + NC) step NR     b micro-panel (KC, NR)  stays in L1
 //   loop 1          for ir in [ic, ic + MC) step MR     a micro-panel (MR, KC) comes from L2
 //                     micro-kernel: c tile (MR, NR) += a micro-panel @ b micro-panel
@@ -32,12 +32,14 @@
 // then read from there by every a block; or it is packed once, completely, by pack_b() into a
 // PackedB (same layout), which a layer reuses for every call with the same weight.
 // NC is all of a thread's columns: for ViT-B's N <= 3072 a (KC, N) panel is at most 3 MB.
+// The blocks of loop 3 are of near-equal size, whole micro-panels, at most MC rows.
 //
 // Threads: one parallel_for per product. Each thread owns a band of whole c tiles, rows (MR at
 // a time) or columns (NR at a time), and runs all five loops on it, packing what it reads; a
 // tile's operations are the same whichever thread computes it, so 1 or 2 threads give
 // bit-identical results. A row split makes every thread pack all of b, a column split all of
-// a, so the split is chosen to duplicate the smaller one (rows for a prepacked b). A large a
+// a, so the split is chosen to duplicate the smaller one, or b up to twice a's size (rows for
+// a prepacked b). A large a
 // (up to 4 MB) under a column split is instead packed once, by all threads together, before
 // the products.
 //
@@ -135,8 +137,12 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
     // arithmetic on it (a copy of every element for kc multiply-adds each); read in place, the
     // tile's broadcasts come from a's own rows. gemm_driver decides (a_packed.in_place).
     const bool in_place = a_packed.in_place;
-    for (int64_t ic = m0; ic < m1; ic += mk.mc) {  // loop 3
-        const int64_t mc = std::min(mk.mc, m1 - ic);
+    // Blocks of near-equal size, at most MC rows, whole micro-panels: ViT's 577 rows as 204 +
+    // 204 + 169, not 288 + 288 + 1, whose last block read the whole b panel for one row.
+    const int64_t blocks = ceil_div(m1 - m0, mk.mc);
+    const int64_t mc_step = ceil_div(ceil_div(m1 - m0, blocks), mk.mr) * mk.mr;
+    for (int64_t ic = m0; ic < m1; ic += mc_step) {  // loop 3
+        const int64_t mc = std::min(mc_step, m1 - ic);
         if (in_place) {
             for (int64_t jp = jp0; jp < jp1; ++jp) {
                 const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
@@ -228,15 +234,20 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
 // rows (MR at a time) or columns (NR at a time). Splitting at tile boundaries keeps every
 // tile's arithmetic the same, so 1 and 2 threads give bit-identical results. A thread packs
 // what it reads, so a row split packs all of b in each thread (unless b came packed) and a
-// column split all of a: split so that the operand packed twice is the smaller one (and a
-// large a is packed once, shared, below).
+// column split all of a: split so that the operand packed twice is the smaller one, or b when
+// it is at most twice a (and a large a is packed once, shared, below).
 void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64_t N,
                  const float* packed, Strided b, const float* bias, float* c) {
     const int64_t panels = panels_of(mk, N), row_tiles = (M + mk.mr - 1) / mk.mr;
     // One thread per kGrainMultiplyAdds of work (thread_pool.h), at most all of them.
     const int threads =
         static_cast<int>(std::clamp<int64_t>(M * N * K / kGrainMultiplyAdds, 1, get_num_threads()));
-    bool split_rows = packed ? row_tiles >= threads : M >= N;
+    // Rows while b is at most twice the size of a: packing b is a plain copy of whole vectors
+    // (pack_b), and a row split needs no shared pack of a and so one parallel_for, not two.
+    // ViT-B's proj (577 x 768 @ 768 x 768) on 2 threads: 1.90 ms by rows, 2.09 by columns with
+    // a shared a (Zen 5, medians of 21, alternated); fc2 (b 1.3x a, too large to share) takes
+    // the same time either way; qkv and fc1 (b 4 and 5x a) stay columns.
+    bool split_rows = packed ? row_tiles >= threads : 2 * M >= N;
     if (split_rows && row_tiles < threads && panels >= threads) split_rows = false;
     if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
     // A column split would have every thread pack all of a; instead they first pack it
