@@ -246,23 +246,29 @@ TEST_CASE("matmul: blocked gives bit-identical results with 1 and 2 threads") {
         ScopedIsa use(isa);
         INFO("isa ", to_string(isa));
         Generator gen(10);
-        // Tall (threads split rows), wide (threads split columns), and ragged; the last two are
-        // wide with an a large enough to be packed by both threads together (ragged K too).
-        const Shape shapes[] = {{577, 96, 64},  {20, 130, 577},  {131, 300, 131},
-                                {97, 700, 400}, {61, 1100, 250}, {577, 768, 768}};
+        // Tall (threads split rows), wide (threads split columns), and ragged; the 4th and 5th
+        // are wide with an a large enough to be packed by both threads together (ragged K
+        // too), the last has ragged K and N. b comes row-major and as a transposed view (a
+        // Linear's weight^T, which the packers read another way).
+        const Shape shapes[] = {{577, 96, 64},   {20, 130, 577},  {131, 300, 131}, {97, 700, 400},
+                                {61, 1100, 250}, {577, 768, 768}, {300, 333, 250}};
         for (const Shape& s : shapes) {
-            const Tensor a = randn({s[0], s[1]}, gen), b = randn({s[1], s[2]}, gen);
-            Tensor one, two;
-            {
-                ThreadsForTest t(1);
-                one = matmul_blocked(a, b);
+            const Tensor a = randn({s[0], s[1]}, gen);
+            const Tensor b_rows = randn({s[1], s[2]}, gen);
+            const Tensor b_cols = randn({s[2], s[1]}, gen).transpose(0, 1);
+            for (const Tensor& b : {b_rows, b_cols}) {
+                Tensor one, two;
+                {
+                    ThreadsForTest t(1);
+                    one = matmul_blocked(a, b);
+                }
+                {
+                    ThreadsForTest t(2);
+                    two = matmul_blocked(a, b);
+                }
+                CHECK(max_abs_diff(one, two) == 0.0f);
+                if (s[0] * s[1] * s[2] < 100'000'000) check_naive_and_blocked_agree(a, b);
             }
-            {
-                ThreadsForTest t(2);
-                two = matmul_blocked(a, b);
-            }
-            CHECK(max_abs_diff(one, two) == 0.0f);
-            if (s[0] * s[1] * s[2] < 100'000'000) check_naive_and_blocked_agree(a, b);
         }
     }
 }
