@@ -22,8 +22,9 @@ step, schedule step, on random images (the time does not depend on the values; d
 not timed, as in bench/bench_train.cpp). --warmup steps untimed, then the median of --steps
 steps. Each thread count runs in a fresh process (OpenBLAS reads OPENBLAS_NUM_THREADS once);
 for t threads both torch.set_num_threads(t) and OPENBLAS_NUM_THREADS=1 or t are tried and the
-faster is kept. The OpenBLAS core is checked as bench/pytorch_vit.py does: a core without the CPU's widest SIMD
-(AVX2 / AVX-512) runs with OPENBLAS_CORETYPE=Haswell / SkylakeX, and it says so.
+faster is kept. The OpenBLAS core is checked as bench/pytorch_vit.py does: a core without the
+CPU's widest SIMD (AVX2 / AVX-512) runs with OPENBLAS_CORETYPE=Haswell / SkylakeX, and it says
+so.
 """
 import argparse
 import csv
@@ -167,8 +168,8 @@ def fair_env():
     core = openblas_core()
     coretype = fair_coretype(core)
     if coretype:
-        print(f"OpenBLAS chose core {core}, without this CPU's {simd_of(coretype)}: every setting runs "
-              f"with OPENBLAS_CORETYPE={coretype}")
+        print(f"OpenBLAS chose core {core}, without this CPU's {simd_of(coretype)}: "
+              f"every setting runs with OPENBLAS_CORETYPE={coretype}")
         return {"OPENBLAS_CORETYPE": coretype}
     print(f"OpenBLAS core: {core}" if core else "torch does not use OpenBLAS here")
     return {}

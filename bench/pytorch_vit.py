@@ -77,6 +77,7 @@ def fair_coretype(core):
 
 
 def simd_of(coretype):
+    """The SIMD that the core fair_coretype() sets has and OpenBLAS's own choice lacked."""
     return "AVX-512" if coretype == "SkylakeX" else "AVX2"
 
 
@@ -129,8 +130,8 @@ def main():
     extra_env = {}
     if coretype:
         extra_env["OPENBLAS_CORETYPE"] = coretype
-        print(f"OpenBLAS chose core {core}, without this CPU's {simd_of(coretype)}: every setting runs "
-              f"with OPENBLAS_CORETYPE={coretype}")
+        print(f"OpenBLAS chose core {core}, without this CPU's {simd_of(coretype)}: "
+              f"every setting runs with OPENBLAS_CORETYPE={coretype}")
     elif core is None:
         print("torch does not use OpenBLAS here: its own BLAS runs")
     cores_used = set()

@@ -61,19 +61,15 @@ class BlockCache {
             void* p = blocks_[i].data;
             blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
             held_ -= bytes;
-            lent(bytes);
+            count_lent(bytes);
             return p;
         }
         return nullptr;
     }
-    // A block fresh from aligned_alloc, now in use.
-    void lent(size_t bytes) {
-        in_use_ += bytes;
-        peak_in_use_ = std::max(peak_in_use_, in_use_);
-    }
-    void lent_fresh(size_t bytes) {
+    // A block fresh from aligned_alloc, now in use: counted for the bound as a taken one is.
+    void add_fresh(size_t bytes) {
         std::lock_guard<std::mutex> lock(mutex_);
-        lent(bytes);
+        count_lent(bytes);
     }
     void give(void* p, size_t bytes) {
         std::vector<void*> evicted;
@@ -97,6 +93,10 @@ class BlockCache {
     }
 
   private:
+    void count_lent(size_t bytes) {  // with mutex_ held
+        in_use_ += bytes;
+        peak_in_use_ = std::max(peak_in_use_, in_use_);
+    }
     struct Block {
         void* data;
         size_t bytes;
@@ -116,6 +116,10 @@ BlockCache& block_cache() {
 
 }  // namespace
 
+bool storage_cache_enabled() {
+    return VITLAB_BLOCK_CACHE;
+}
+
 // Storage is 64-byte aligned (one cache line, one AVX-512 register) so SIMD loads of a fresh
 // tensor never straddle lines.
 static std::shared_ptr<float> allocate(int64_t n) {
@@ -126,7 +130,7 @@ static std::shared_ptr<float> allocate(int64_t n) {
         if (!p) {
             p = std::aligned_alloc(64, bytes);
             if (!p) throw std::bad_alloc();
-            block_cache().lent_fresh(bytes);
+            block_cache().add_fresh(bytes);
         }
         return std::shared_ptr<float>(static_cast<float*>(p),
                                       [bytes](float* q) { block_cache().give(q, bytes); });

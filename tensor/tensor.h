@@ -30,7 +30,7 @@ struct Meta;  // tensor/autograd.h
 }
 
 class Tensor {
-public:
+  public:
     // An empty 1-d tensor of shape (0), like torch.tensor([]).
     Tensor();
     // A new contiguous tensor of the given shape, filled with zeros.
@@ -81,8 +81,8 @@ public:
     Tensor transpose(int64_t dim0, int64_t dim1) const;
     Tensor permute(const std::vector<int64_t>& dims) const;
     Tensor unsqueeze(int64_t dim) const;
-    Tensor squeeze() const;              // drops every size-1 dim
-    Tensor squeeze(int64_t dim) const;   // drops dim if its size is 1, else returns itself
+    Tensor squeeze() const;             // drops every size-1 dim
+    Tensor squeeze(int64_t dim) const;  // drops dim if its size is 1, else returns itself
     Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
     // Python's x[..., start:end:step] on one dim; end is clamped like Python slicing.
     Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;
@@ -94,7 +94,7 @@ public:
     Tensor softmax(int64_t dim) const;
     Tensor sum(int64_t dim, bool keepdim = false) const;
     Tensor mean(int64_t dim, bool keepdim = false) const;
-    Tensor max(int64_t dim, bool keepdim = false) const;     // values only
+    Tensor max(int64_t dim, bool keepdim = false) const;          // values only
     IndexTensor argmax(int64_t dim, bool keepdim = false) const;  // int64 positions
     Tensor add(const Tensor& other) const;
     Tensor sub(const Tensor& other) const;
@@ -105,17 +105,17 @@ public:
     bool requires_grad() const;
     Tensor& requires_grad_(bool requires_grad = true);  // leaves only, as in PyTorch
     bool is_leaf() const;                               // made by no recorded op
-    Tensor grad() const;     // dloss/dthis after backward(); an empty Tensor() before
-    void zero_grad();        // back to no grad (PyTorch's x.grad = None)
-    void backward() const;   // this must have one element: d(this)/d(this) = 1
+    Tensor grad() const;    // dloss/dthis after backward(); an empty Tensor() before
+    void zero_grad();       // back to no grad (PyTorch's x.grad = None)
+    void backward() const;  // this must have one element: d(this)/d(this) = 1
     void backward(const Tensor& gradient, bool retain_graph = false) const;
-    Tensor detach() const;   // same storage, no history, requires no grad
+    Tensor detach() const;             // same storage, no history, requires no grad
     const char* grad_fn_name() const;  // the op that made it ("MulBackward"), "" for a leaf
     const void* storage_id() const { return storage_.get(); }
     const std::shared_ptr<autograd::Meta>& autograd_meta() const { return autograd_; }
     void set_autograd_meta(std::shared_ptr<autograd::Meta> meta) { autograd_ = std::move(meta); }
 
-private:
+  private:
     std::shared_ptr<float> storage_;
     int64_t storage_numel_ = 0;
     Shape shape_;
@@ -136,6 +136,10 @@ void check_writable(const Tensor& t, const char* op);
 
 // ---- factories -----------------------------------------------------------------------------
 Tensor empty(const Shape& shape);  // uninitialised storage; fill it before reading
+
+// Whether freed storage blocks of 1 MB and up are kept and handed out again for the next
+// request of the same size (tensor.cpp); off in AddressSanitizer builds.
+bool storage_cache_enabled();
 Tensor zeros(const Shape& shape);
 Tensor ones(const Shape& shape);
 Tensor full(const Shape& shape, float value);

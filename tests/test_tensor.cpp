@@ -350,18 +350,6 @@ TEST_CASE("IndexTensor prints as PyTorch prints a LongTensor") {
 
 // tensor.cpp keeps freed blocks of 1 MB and up for the next request of the same size (a
 // training step allocates the same activations every step; fresh pages cost a fault each).
-// Sanitizer builds skip that cache, so that AddressSanitizer still sees use-after-free.
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_BLOCK_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_BLOCK_CACHE 0
-#endif
-#endif
-#ifndef TEST_BLOCK_CACHE
-#define TEST_BLOCK_CACHE 1
-#endif
-
 TEST_CASE("storage: a freed large block is handed out again, zeroed by zeros()") {
     const Shape shape{3, 1 << 18};  // 3 MB
     const void* first = nullptr;
@@ -370,7 +358,7 @@ TEST_CASE("storage: a freed large block is handed out again, zeroed by zeros()")
         first = a.data();
     }
     Tensor b = zeros(shape);
-    if (TEST_BLOCK_CACHE) CHECK(static_cast<const void*>(b.data()) == first);
+    if (storage_cache_enabled()) CHECK(static_cast<const void*>(b.data()) == first);
     const float* p = b.data();
     CHECK(std::all_of(p, p + b.numel(), [](float v) { return v == 0.0f; }));
 }

@@ -39,9 +39,8 @@
 // tile's operations are the same whichever thread computes it, so 1 or 2 threads give
 // bit-identical results. A row split makes every thread pack all of b, a column split all of
 // a, so the split is chosen to duplicate the smaller one, or b up to twice a's size (rows for
-// a prepacked b). A large a
-// (up to 4 MB) under a column split is instead packed once, by all threads together, before
-// the products.
+// a prepacked b). A large a (up to 4 MB) under a column split is instead packed once, by all
+// threads together, before the products.
 //
 // Two shapes of a Linear's backward get loops of their own, at the end of the file: dx = dy @ W
 // (a and b row-major, small K) on a wider tile (gemm_wide), and dW = dy^T @ x (a long K, a small
