@@ -29,6 +29,7 @@
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/parallel/thread_pool.h"
+#include "tensor/util/exit_on_uncaught.h"
 
 namespace vitlab {
 namespace bench {

@@ -181,5 +181,15 @@ if [ -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
         "$TMP/rgb.ppm"
 fi
 
+# An unknown VITLAB_ISA: a message naming the choices and exit 2, from vit and from a program
+# without a try block of its own (tutorials/common.h, bench/bench.h: exit_on_uncaught.h).
+expect "VITLAB_ISA=bogus" 2 "expected portable, avx2 or avx512" -- \
+    env VITLAB_ISA=bogus "$VIT" classify --weights "$W" --heads 4 "$TMP/rgb.ppm"
+T01=build/tutorials/01_patch_embedding
+if [ -x "$T01" ]; then  # built by make run, which CI runs first
+    expect "VITLAB_ISA=bogus, tutorial 01" 2 "expected portable, avx2 or avx512" -- \
+        env VITLAB_ISA=bogus "$T01"
+fi
+
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "tensor/ops.h"
+#include "tensor/util/exit_on_uncaught.h"
 
 namespace tutorial {
 
