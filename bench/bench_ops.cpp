@@ -16,6 +16,9 @@
 // 2 * C_in * kH * kW per output value. The single-thread targets sit next to the
 // blocked 1-thread rows, judged on the wall time. Before timing, each blocked result is
 // checked against naive.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -84,6 +87,37 @@ void print_table() {
 }
 
 }  // namespace
+
+// How long parallel_for takes to start its second chunk on 2 threads: a job right after the
+// last (as the products of a forward follow each other) and one after 1 ms of idleness. A
+// worker spins up to 0.1 ms for the next job before it sleeps (tensor/parallel/thread_pool.cpp).
+void print_pool_start() {
+    bench::Threads two(2);
+    using Clock = std::chrono::steady_clock;
+    std::printf(
+        "\nparallel_for on 2 threads: from the call to the start of chunk 1 (us, 400 jobs)\n");
+    for (const int idle_us : {0, 1000}) {
+        std::vector<double> start_us;
+        for (int job = 0; job < 400; ++job) {
+            const auto idle_end = Clock::now() + std::chrono::microseconds(idle_us);
+            while (Clock::now() < idle_end) {
+            }
+            std::atomic<int64_t> started_ns{-1};
+            const auto t0 = Clock::now();
+            parallel_for(0, 2, [&](int64_t begin, int64_t) {
+                if (begin == 1) started_ns = std::chrono::nanoseconds(Clock::now() - t0).count();
+                const auto busy_end = Clock::now() + std::chrono::microseconds(50);
+                while (Clock::now() < busy_end) {
+                }
+            });
+            start_us.push_back(static_cast<double>(started_ns.load()) / 1e3);
+        }
+        std::sort(start_us.begin(), start_us.end());
+        std::printf("  %-22s median %6.1f   90th percentile %6.1f\n",
+                    idle_us ? "after 1 ms idle:" : "right after the last:", start_us[200],
+                    start_us[360]);
+    }
+}
 
 int main(int argc, char** argv) {
     bool naive = true;
@@ -197,6 +231,7 @@ int main(int argc, char** argv) {
             "takes at least %.2f ms;\n  the 4 ms target needs %.0f GFLOP/s.\n",
             flops / 1e6, peak, flops / peak / 1e6, flops / 4e-3 / 1e9);
     }
+    print_pool_start();
     std::printf(
         "naive kernels are single-threaded (they are the formulas), so they run once, with 1 "
         "thread.\npeak resident memory of this program: %.0f MB\n",

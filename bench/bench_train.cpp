@@ -12,7 +12,8 @@
 // --steps timed steps in images/s, for 1 and 2 threads.
 // On a shared machine the wall time includes waits for a core: "cpu ms" is the CPU time of one
 // step (all threads), and "images/cpu-s" the batch over it; with 1 thread that is what an idle
-// core would give. The breakdown (1 thread, after the timed steps) is in CPU time too:
+// core would give (with 2 threads it includes the waits the threads spin, up to 0.1 ms each:
+// thread_pool.cpp). The breakdown (1 thread, after the timed steps) is in CPU time too:
 // forward / backward / optimiser per step, each kind of backward node
 // (tensor/autograd_profile.h), and each forward op at the model's shapes, run alone (median).
 // The values do not change the time.

@@ -17,7 +17,8 @@
 //    product.
 // Random weights and images: the time does not depend on the values. The cpu/wall column is
 // the CPU time of all threads over the wall time: near the thread count on an idle machine,
-// clearly below it when other processes took the cores (then the times are pessimistic).
+// clearly below it when other processes took the cores (then the times are pessimistic). With
+// 2 threads it includes the waits the threads spin (up to 0.1 ms each, thread_pool.cpp).
 // cpu ms is the median CPU time of one forward, all threads together: with 1 thread it stays
 // close to the idle machine's wall time even under load.
 #include <cstdio>
