@@ -196,6 +196,38 @@ TEST_CASE("elementwise: agrees with an element-by-element loop on random broadca
     }
 }
 
+TEST_CASE("elementwise: large outputs split by rows between threads, every element exact") {
+    // Big enough that parallel_for splits the rows (kGrainSize floats per chunk), with a
+    // broadcast operand, a transposed one and an in-place add into a view, so a chunk starting
+    // mid-way must find its own row index. x + y is one rounding: equality, not closeness.
+    using vitlab::testing::ThreadsForTest;
+    Generator gen(4);
+    const Tensor a = randn({3, 70, 200}, gen), b = randn({70, 1}, gen);
+    const Tensor t = randn({3, 200, 70}, gen).transpose(1, 2);  // (3, 70, 200), strided
+    Tensor sums[2], products[2], inplace[2];
+    for (int threads : {1, 2}) {
+        ThreadsForTest use(threads);
+        sums[threads - 1] = a + b;
+        products[threads - 1] = a * t;
+        Tensor base = zeros({3, 200, 70});
+        Tensor view = base.transpose(1, 2);
+        view += a;
+        inplace[threads - 1] = base;
+    }
+    const Shape shape{3, 70, 200};
+    std::vector<float> sum, product, placed;
+    for_each_index(shape, [&](const std::vector<int64_t>& i) {
+        sum.push_back(a.at(i) + b.at({i[1], 0}));
+        product.push_back(a.at(i) * t.at(i));
+    });
+    for (int threads = 1; threads <= 2; ++threads) {
+        CAPTURE(threads);
+        CHECK(sums[threads - 1].to_vector() == sum);
+        CHECK(products[threads - 1].to_vector() == product);
+        CHECK(inplace[threads - 1].transpose(1, 2).contiguous().to_vector() == a.to_vector());
+    }
+}
+
 TEST_CASE("division by zero gives inf, -inf or NaN, like torch") {
     const Tensor a = from_vector({1, -1, 0, 2}, {4});
     const auto q = (a / zeros({4})).to_vector();

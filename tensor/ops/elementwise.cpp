@@ -2,12 +2,16 @@
 //
 // Both inputs are expanded to the output shape (stride 0 on broadcast dims, nothing copied),
 // then one loop walks the output. The innermost dim is a plain strided loop, which the
-// compiler vectorises when both inner strides are 1, the common case.
+// compiler vectorises when both inner strides are 1, the common case. Large outputs are split
+// between threads by rows: a residual add of ViT-B (577 x 768) is memory-bound and ran on
+// one core while the other waited.
 #include "tensor/ops/elementwise.h"
 
 #include <cmath>
+#include <vector>
 
 #include "tensor/autograd.h"
+#include "tensor/parallel/thread_pool.h"
 
 namespace vitlab {
 
@@ -28,26 +32,36 @@ void apply(const Tensor& a, const Tensor& b, Tensor& out, Op op) {
     const int64_t inner = shape[rank - 1];
     const int64_t sa = ea.strides()[rank - 1], sb = eb.strides()[rank - 1];
     const int64_t so = out.strides()[rank - 1];
-    std::vector<int64_t> idx(rank, 0);
-    for (int64_t done = 0; done < n; done += inner) {
-        const float* pa = ea.data();
-        const float* pb = eb.data();
-        float* po = o;
-        for (size_t d = 0; d + 1 < rank; ++d) {
-            pa += idx[d] * ea.strides()[d];
-            pb += idx[d] * eb.strides()[d];
-            po += idx[d] * out.strides()[d];
+    // Rows (all dims but the last) are split between threads: every element is computed by
+    // one thread, the same way, so the result does not depend on the thread count. A row
+    // starts from its index (r0 unravelled), then the index steps like an odometer.
+    auto rows = [&](int64_t r0, int64_t r1) {
+        std::vector<int64_t> idx(rank, 0);
+        for (size_t d = rank - 1, r = static_cast<size_t>(r0); d-- > 0;) {
+            idx[d] = static_cast<int64_t>(r % static_cast<size_t>(shape[d]));
+            r /= static_cast<size_t>(shape[d]);
         }
-        if (sa == 1 && sb == 1 && so == 1) {
-            for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], pb[i]);
-        } else {
-            for (int64_t i = 0; i < inner; ++i) po[i * so] = op(pa[i * sa], pb[i * sb]);
+        for (int64_t row = r0; row < r1; ++row) {
+            const float* pa = ea.data();
+            const float* pb = eb.data();
+            float* po = o;
+            for (size_t d = 0; d + 1 < rank; ++d) {
+                pa += idx[d] * ea.strides()[d];
+                pb += idx[d] * eb.strides()[d];
+                po += idx[d] * out.strides()[d];
+            }
+            if (sa == 1 && sb == 1 && so == 1) {
+                for (int64_t i = 0; i < inner; ++i) po[i] = op(pa[i], pb[i]);
+            } else {
+                for (int64_t i = 0; i < inner; ++i) po[i * so] = op(pa[i * sa], pb[i * sb]);
+            }
+            for (size_t d = rank - 1; d-- > 0;) {
+                if (++idx[d] < shape[d]) break;
+                idx[d] = 0;
+            }
         }
-        for (size_t d = rank - 1; d-- > 0;) {
-            if (++idx[d] < shape[d]) break;
-            idx[d] = 0;
-        }
-    }
+    };
+    parallel_for(0, n / inner, ceil_div(kGrainSize, inner), rows);
 }
 
 template <typename Op>
@@ -57,7 +71,9 @@ Tensor binary(const Tensor& a, const Tensor& b, const char* name, Op op) {
     return out;
 }
 
-Tensor scalar(float s) { return full(Shape{}, s); }
+Tensor scalar(float s) {
+    return full(Shape{}, s);
+}
 
 }  // namespace
 
@@ -86,24 +102,58 @@ Tensor div(const Tensor& a, const Tensor& b) {
     return binary(a, b, "div", [](float x, float y) { return x / y; });
 }
 
-Tensor Tensor::add(const Tensor& other) const { return vitlab::add(*this, other); }
-Tensor Tensor::sub(const Tensor& other) const { return vitlab::sub(*this, other); }
-Tensor Tensor::mul(const Tensor& other) const { return vitlab::mul(*this, other); }
-Tensor Tensor::div(const Tensor& other) const { return vitlab::div(*this, other); }
+Tensor Tensor::add(const Tensor& other) const {
+    return vitlab::add(*this, other);
+}
+Tensor Tensor::sub(const Tensor& other) const {
+    return vitlab::sub(*this, other);
+}
+Tensor Tensor::mul(const Tensor& other) const {
+    return vitlab::mul(*this, other);
+}
+Tensor Tensor::div(const Tensor& other) const {
+    return vitlab::div(*this, other);
+}
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, float s) { return add(a, scalar(s)); }
-Tensor operator-(const Tensor& a, float s) { return sub(a, scalar(s)); }
-Tensor operator*(const Tensor& a, float s) { return mul(a, scalar(s)); }
-Tensor operator/(const Tensor& a, float s) { return div(a, scalar(s)); }
-Tensor operator+(float s, const Tensor& a) { return add(scalar(s), a); }
-Tensor operator-(float s, const Tensor& a) { return sub(scalar(s), a); }
-Tensor operator*(float s, const Tensor& a) { return mul(scalar(s), a); }
-Tensor operator/(float s, const Tensor& a) { return div(scalar(s), a); }
-Tensor operator-(const Tensor& a) { return mul(a, scalar(-1.0f)); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+    return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+    return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+    return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+    return div(a, b);
+}
+Tensor operator+(const Tensor& a, float s) {
+    return add(a, scalar(s));
+}
+Tensor operator-(const Tensor& a, float s) {
+    return sub(a, scalar(s));
+}
+Tensor operator*(const Tensor& a, float s) {
+    return mul(a, scalar(s));
+}
+Tensor operator/(const Tensor& a, float s) {
+    return div(a, scalar(s));
+}
+Tensor operator+(float s, const Tensor& a) {
+    return add(scalar(s), a);
+}
+Tensor operator-(float s, const Tensor& a) {
+    return sub(scalar(s), a);
+}
+Tensor operator*(float s, const Tensor& a) {
+    return mul(scalar(s), a);
+}
+Tensor operator/(float s, const Tensor& a) {
+    return div(scalar(s), a);
+}
+Tensor operator-(const Tensor& a) {
+    return mul(a, scalar(-1.0f));
+}
 
 Tensor& operator+=(Tensor& a, const Tensor& b) {
     check_writable(a, "add_");
@@ -136,7 +186,11 @@ Tensor map(const Tensor& a, float (*f)(float)) {
     return out;
 }
 
-Tensor exp(const Tensor& a) { return map(a, [](float x) { return std::exp(x); }); }
-Tensor sqrt(const Tensor& a) { return map(a, [](float x) { return std::sqrt(x); }); }
+Tensor exp(const Tensor& a) {
+    return map(a, [](float x) { return std::exp(x); });
+}
+Tensor sqrt(const Tensor& a) {
+    return map(a, [](float x) { return std::sqrt(x); });
+}
 
 }  // namespace vitlab
