@@ -137,7 +137,7 @@ void check_writable(const Tensor& t, const char* op);
 // ---- factories -----------------------------------------------------------------------------
 Tensor empty(const Shape& shape);  // uninitialised storage; fill it before reading
 
-// Whether freed storage blocks of 1 MB and up are kept and handed out again for the next
+// Whether freed storage blocks of 128 KB and up are kept and handed out again for the next
 // request of the same size (tensor.cpp); off in AddressSanitizer builds.
 bool storage_cache_enabled();
 Tensor zeros(const Shape& shape);
