@@ -247,9 +247,9 @@ TEST_CASE("matmul: blocked gives bit-identical results with 1 and 2 threads") {
         INFO("isa ", to_string(isa));
         Generator gen(10);
         // Tall (threads split rows), wide (threads split columns), and ragged; the 4th and 5th
-        // are wide with an a large enough to be packed by both threads together (ragged K
-        // too), the last has ragged K and N. b comes row-major and as a transposed view (a
-        // Linear's weight^T, which the packers read another way).
+        // are wide with K over one block (ragged too), the last has ragged K and N. b comes
+        // row-major and as a transposed view (a Linear's weight^T, which the packers read
+        // another way).
         const Shape shapes[] = {{577, 96, 64},   {20, 130, 577},  {131, 300, 131}, {97, 700, 400},
                                 {61, 1100, 250}, {577, 768, 768}, {300, 333, 250}};
         for (const Shape& s : shapes) {

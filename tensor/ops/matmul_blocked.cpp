@@ -39,8 +39,7 @@
 // tile's operations are the same whichever thread computes it, so 1 or 2 threads give
 // bit-identical results. A row split makes every thread pack all of b, a column split all of
 // a, so the split is chosen to duplicate the smaller one, or b up to twice a's size (rows for
-// a prepacked b). A large a (up to 4 MB) under a column split is instead packed once, by all
-// threads together, before the products.
+// a prepacked b).
 //
 // Two shapes of a Linear's backward get loops of their own, at the end of the file: dx = dy @ W
 // (a and b row-major, small K) on a wider tile (gemm_wide), and dW = dy^T @ x (a long K, a small
@@ -66,11 +65,6 @@ namespace {
 
 using cpu::MatmulKernels;
 using cpu::Strided;
-
-// An a of this many floats and up is packed once by all threads together (gemm_driver), up
-// to kMaxSharedPack: the shared copy of a larger a (ViT-B's fc2: 7 MB) would raise the peak
-// memory of a forward by its size, for little speed (docs/performance.md).
-constexpr int64_t kMinSharedPack = 1 << 16, kMaxSharedPack = 1 << 20;
 
 // A float array aligned to a cache line (64 bytes), so vector loads never straddle two lines.
 // Kept per thread between calls: fresh megabytes on every call would cost page faults.
@@ -106,15 +100,6 @@ int64_t panels_of(const MatmulKernels& mk, int64_t N) {
 
 // ---- the loops around the micro-kernel ----------------------------------------------------
 
-// All of a packed at once (see gemm_driver), or data == nullptr: each block of a is packed
-// when it is used. Block pc of KC columns starts at pc * m_pad, and its micro-panel of rows
-// i .. i + MR at i * kc inside it, as pack_a lays them out.
-struct APacked {
-    const float* data = nullptr;
-    int64_t m_pad = 0;      // rows, rounded up to whole micro-panels
-    bool in_place = false;  // not packed at all: see multiply_block
-};
-
 // Up to this K a row-major a is read in place (multiply_block); beyond it (ViT-B's 768 and
 // 3072) it is packed as before, for which the kernels were tuned.
 constexpr int64_t kInPlaceMaxK = 256;
@@ -122,27 +107,25 @@ constexpr int64_t kInPlaceMaxK = 256;
 // c rows [m0, m1) x micro-panels [jp0, jp1) (of NR columns) (+)= a[:, pc : pc + kc] @ those
 // micro-panels of b, packed for rows [pc, pc + kc), the first at b_panels (loops 3, 2, 1);
 // + bias (N floats) if not null.
+// a_in_place: a is read where it is, not packed (see below; gemm_driver decides).
 // b_in_place: b_panels is b's row pc itself (b row-major, all micro-panels whole), read in
 // place by tile_in_place; a tile cut by the last row of a packs its panel of b.
-void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
-                    const float* b_panels, int64_t N, int64_t pc, int64_t kc, bool accumulate,
-                    const float* bias, float* c, int64_t m0, int64_t m1, int64_t jp0, int64_t jp1,
-                    Strided b, bool b_in_place) {
+void multiply_block(const MatmulKernels& mk, Strided a, bool a_in_place, const float* b_panels,
+                    int64_t N, int64_t pc, int64_t kc, bool accumulate, const float* bias, float* c,
+                    int64_t m0, int64_t m1, int64_t jp0, int64_t jp1, Strided b, bool b_in_place) {
     static thread_local FloatBuffer a_buffer;
-    const float* a_pack = nullptr;
     // A transposed a, or a row-major one with a small K, is read in place by the tiles (each
     // of its rows, or columns, is contiguous); only a tile cut by the last row of a is packed,
     // alone. With the small K of a small ViT (64, 128, 192) packing a cost as much as the
     // arithmetic on it (a copy of every element for kc multiply-adds each); read in place, the
-    // tile's broadcasts come from a's own rows. gemm_driver decides (a_packed.in_place).
-    const bool in_place = a_packed.in_place;
+    // tile's broadcasts come from a's own rows.
     // Blocks of near-equal size, at most MC rows, whole micro-panels: ViT's 577 rows as 204 +
     // 204 + 169, not 288 + 288 + 1, whose last block read the whole b panel for one row.
     const int64_t blocks = ceil_div(m1 - m0, mk.mc);
     const int64_t mc_step = ceil_div(ceil_div(m1 - m0, blocks), mk.mr) * mk.mr;
     for (int64_t ic = m0; ic < m1; ic += mc_step) {  // loop 3
         const int64_t mc = std::min(mc_step, m1 - ic);
-        if (in_place) {
+        if (a_in_place) {
             for (int64_t jp = jp0; jp < jp1; ++jp) {
                 const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
                 const float* b_panel =
@@ -171,13 +154,8 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
             }
             continue;
         }
-        if (a_packed.data) {
-            a_pack = a_packed.data + pc * a_packed.m_pad + ic * kc;  // packed by gemm_driver
-        } else {
-            float* dst = a_buffer.reserve(mk.mc * mk.kc);
-            mk.pack_a(a, ic, mc, m1, pc, kc, dst);
-            a_pack = dst;
-        }
+        float* a_pack = a_buffer.reserve(mk.mc * mk.kc);
+        mk.pack_a(a, ic, mc, m1, pc, kc, a_pack);
         for (int64_t jp = jp0; jp < jp1; ++jp) {  // loop 2
             const float* b_panel = b_panels + (jp - jp0) * kc * mk.nr;
             const int64_t j0 = jp * mk.nr, nv = std::min(mk.nr, N - j0);
@@ -200,13 +178,13 @@ void multiply_block(const MatmulKernels& mk, Strided a, const APacked& a_packed,
 // (`packed`, the layout above) or packed here, one block of KC rows at a time, into a per-thread
 // buffer. Loop 5 (NC) is all of the thread's columns: a (KC, N) block of b is at most a few MB,
 // which the L3 holds.
-void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int64_t K, int64_t N,
+void gemm_part(const MatmulKernels& mk, Strided a, bool a_in_place, int64_t K, int64_t N,
                const float* packed, Strided b, const float* bias, float* c, int64_t m0, int64_t m1,
                int64_t jp0, int64_t jp1) {
     const int64_t panels = panels_of(mk, N);
     // A row-major b of whole micro-panels is read in place when a is (a Linear's dW: b is x,
     // (B * N, in), and packing it cost a copy of x per product).
-    const bool b_in_place = !packed && a_packed.in_place && b.col == 1 && N % mk.nr == 0;
+    const bool b_in_place = !packed && a_in_place && b.col == 1 && N % mk.nr == 0;
     static thread_local FloatBuffer b_buffer;
     float* b_pack =
         packed || b_in_place ? nullptr : b_buffer.reserve(std::min(mk.kc, K) * (jp1 - jp0) * mk.nr);
@@ -223,8 +201,8 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
         }
         const bool accumulate = pc > 0;  // the first block of K overwrites c
         const float* block_bias = pc + kc == K ? bias : nullptr;
-        multiply_block(mk, a, a_packed, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1, jp0,
-                       jp1, b, b_in_place);
+        multiply_block(mk, a, a_in_place, b_panels, N, pc, kc, accumulate, block_bias, c, m0, m1,
+                       jp0, jp1, b, b_in_place);
     }
 }
 
@@ -234,7 +212,7 @@ void gemm_part(const MatmulKernels& mk, Strided a, const APacked& a_packed, int6
 // tile's arithmetic the same, so 1 and 2 threads give bit-identical results. A thread packs
 // what it reads, so a row split packs all of b in each thread (unless b came packed) and a
 // column split all of a: split so that the operand packed twice is the smaller one, or b when
-// it is at most twice a (and a large a is packed once, shared, below).
+// it is at most twice a.
 void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64_t N,
                  const float* packed, Strided b, const float* bias, float* c) {
     const int64_t panels = panels_of(mk, N), row_tiles = (M + mk.mr - 1) / mk.mr;
@@ -242,39 +220,21 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
     const int threads =
         static_cast<int>(std::clamp<int64_t>(M * N * K / kGrainMultiplyAdds, 1, get_num_threads()));
     // Rows while b is at most twice the size of a: packing b is a plain copy of whole vectors
-    // (pack_b), and a row split needs no shared pack of a and so one parallel_for, not two.
-    // ViT-B's proj (577 x 768 @ 768 x 768) on 2 threads: 1.90 ms by rows, 2.09 by columns with
-    // a shared a (Zen 5, medians of 21, alternated); fc2 (b 1.3x a, too large to share) takes
-    // the same time either way; qkv and fc1 (b 4 and 5x a) stay columns.
+    // (pack_b). ViT-B's proj (577 x 768 @ 768 x 768) on 2 threads: 1.90 ms by rows, 2.09 by
+    // columns (Zen 5, medians of 21, alternated); fc2 (b 1.3x a) takes the same time either
+    // way; qkv and fc1 (b 4 and 5x a) stay columns.
     bool split_rows = packed ? row_tiles >= threads : 2 * M >= N;
     if (split_rows && row_tiles < threads && panels >= threads) split_rows = false;
     if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
-    // A column split would have every thread pack all of a; instead they first pack it
-    // together, each its share of the row micro-panels, into one buffer that all then read.
-    // The packed values are the same, so the result keeps its bits.
-    APacked a_packed;
-    a_packed.in_place = (a.row == 1 && a.col != 1) || (a.col == 1 && K <= kInPlaceMaxK);
-    Tensor a_buffer;
-    if (threads > 1 && !split_rows && M * K >= kMinSharedPack && M * K <= kMaxSharedPack) {
-        a_packed.in_place = false;
-        a_packed.m_pad = row_tiles * mk.mr;
-        a_buffer = empty({a_packed.m_pad * K});  // large blocks are reused (tensor.cpp)
-        float* dst = a_buffer.data();
-        parallel_for(0, row_tiles, [&](int64_t t0, int64_t t1) {
-            for (int64_t pc = 0; pc < K; pc += mk.kc) {
-                const int64_t kc = std::min(mk.kc, K - pc);
-                mk.pack_a(a, t0 * mk.mr, (t1 - t0) * mk.mr, M, pc, kc,
-                          dst + pc * a_packed.m_pad + t0 * mk.mr * kc);
-            }
-        });
-        a_packed.data = dst;
-    }
+    // Each thread packs the a it reads. Packing it once for all threads (each packing a share
+    // into one buffer, before the products) was tried: slower on Zen 5 (docs/performance.md).
+    const bool a_in_place = (a.row == 1 && a.col != 1) || (a.col == 1 && K <= kInPlaceMaxK);
     auto work = [&](int64_t t0, int64_t t1) {
         if (split_rows)
-            gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, t0 * mk.mr,
+            gemm_part(mk, a, a_in_place, K, N, packed, b, bias, c, t0 * mk.mr,
                       std::min(M, t1 * mk.mr), 0, panels);
         else
-            gemm_part(mk, a, a_packed, K, N, packed, b, bias, c, 0, M, t0, t1);
+            gemm_part(mk, a, a_in_place, K, N, packed, b, bias, c, 0, M, t0, t1);
     };
     const int64_t tiles = split_rows ? row_tiles : panels;
     const int64_t tile_work = (split_rows ? mk.mr * N : mk.nr * M) * K;  // multiply-adds
