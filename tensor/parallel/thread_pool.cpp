@@ -13,9 +13,9 @@
 //   no worker is checked in
 //   rethrow the first exception, if any
 //
-// Waking a sleeping thread takes 10-40 us on a virtual machine (measured on 2 vCPUs of a Zen 5
-// host: 10 us back to back, 40 us after 1 ms idle), 1-3% of a 1.5 ms matrix product, paid
-// twice per job when the caller then sleeps until the worker is done. So both sides first spin
+// Waking a sleeping thread takes 12-50 us on a virtual machine (2 vCPUs of a Zen 5 host: 12 us
+// back to back, ~50 us after 1 ms idle; bench_ops prints it), 1-3% of a 1.5 ms matrix product,
+// paid twice per job when the caller then sleeps until the worker is done. So both sides first spin
 // for up to kSpin (a worker for the next job, the caller for the last chunk to finish) and only
 // then sleep, as OpenMP runtimes and OpenBLAS do (for much longer: OpenBLAS's idle threads spin
 // ~0.1 s). A job that arrives within kSpin starts at once; an idle program sleeps after kSpin.
