@@ -221,8 +221,8 @@ void gemm_driver(const MatmulKernels& mk, Strided a, int64_t M, int64_t K, int64
         static_cast<int>(std::clamp<int64_t>(M * N * K / kGrainMultiplyAdds, 1, get_num_threads()));
     // Rows while b is at most twice the size of a: packing b is a plain copy of whole vectors
     // (pack_b). ViT-B's proj (577 x 768 @ 768 x 768) on 2 threads: 1.90 ms by rows, 2.09 by
-    // columns (Zen 5, medians of 21, alternated); fc2 (b 1.3x a) takes the same time either
-    // way; qkv and fc1 (b 4 and 5x a) stay columns.
+    // columns (Zen 5, medians of 21, alternated, when columns still shared one pack of a); fc2
+    // (b 1.3x a) takes the same time either way; qkv and fc1 (b 4 and 5x a) stay columns.
     bool split_rows = packed ? row_tiles >= threads : 2 * M >= N;
     if (split_rows && row_tiles < threads && panels >= threads) split_rows = false;
     if (!split_rows && panels < threads && row_tiles >= threads) split_rows = true;
