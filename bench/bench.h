@@ -42,6 +42,12 @@ inline double seconds_of(const std::function<void()>& fn) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Wall-clock seconds from an arbitrary start (steady: never jumps).
+inline double wall_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 // CPU time used so far by all threads of this process, in seconds.
 inline double process_cpu_seconds() {
     timespec t{};

@@ -1,7 +1,8 @@
 // bench_train.cpp: training steps of the vit_fmnist preset per second, and where the time goes.
 //
 //   make bench      (or: build/bench/bench_train [--steps N] [--warmup N] [--batch B]
-//                                                [--threads 1,2] [--no-breakdown])
+//                                                [--threads 1,2] [--no-breakdown]
+//                                                [--breakdown-threads N])
 //   python3 bench/pytorch_train.py      PyTorch 1.13's side of the same benchmark
 //
 // One step is what a training loop does (tests/test_optim.cpp):
@@ -13,7 +14,8 @@
 // On a shared machine the wall time includes waits for a core: "cpu ms" is the CPU time of one
 // step (all threads), and "images/cpu-s" the batch over it; with 1 thread that is what an idle
 // core would give (with 2 threads it includes the waits the threads spin, up to 0.1 ms each:
-// thread_pool.cpp). The breakdown (1 thread, after the timed steps) is in CPU time too:
+// thread_pool.cpp). The breakdown (after the timed steps) is in CPU time too on 1 thread, in
+// wall-clock time with --breakdown-threads 2 (where the second thread gains little):
 // forward / backward / optimiser per step, each kind of backward node
 // (tensor/autograd_profile.h), and each forward op at the model's shapes, run alone (median).
 // The values do not change the time.
@@ -43,12 +45,13 @@ struct Options {
     int64_t batch = 128;
     std::vector<int> threads = {1, 2};
     bool breakdown = true;
+    int breakdown_threads = 1;  // > 1: the breakdown in wall-clock time
 };
 
 [[noreturn]] void usage(const char* prog, const std::string& why) {
     std::fprintf(stderr,
                  "%s: %s\nusage: %s [--steps N] [--warmup N] [--batch B] [--threads 1,2] "
-                 "[--no-breakdown]\n",
+                 "[--no-breakdown] [--breakdown-threads N]\n",
                  prog, why.c_str(), prog);
     std::exit(2);
 }
@@ -82,6 +85,8 @@ Options parse(int argc, char** argv) {
             }
         } else if (a == "--no-breakdown") {
             o.breakdown = false;
+        } else if (a == "--breakdown-threads" && has_value) {
+            o.breakdown_threads = positive(argv[0], "--breakdown-threads", argv[++i]);
         } else {
             usage(argv[0], "unknown or incomplete argument '" + a + "'");
         }
@@ -122,24 +127,26 @@ struct Trainer {
         return optim::AdamW(optim::param_groups_weight_decay(m.named_parameters(), 0.05), o);
     }
 
-    // One step; with times != nullptr, the CPU seconds of forward (with the loss), backward
-    // (with zero_grad) and the optimiser are added to it.
-    void step(double* times = nullptr) {
+    // One step; with times != nullptr, the seconds of forward (with the loss), backward (with
+    // zero_grad) and the optimiser are added to it: CPU seconds, or wall-clock ones if `wall`.
+    void step(double* times = nullptr, bool wall = false) {
+        auto now = [wall] { return wall ? bench::wall_seconds() : bench::process_cpu_seconds(); };
         Tensor loss;
-        const double c0 = bench::process_cpu_seconds();
+        const double c0 = now();
         loss = cross_entropy(model(images), target);
-        const double c1 = bench::process_cpu_seconds();
+        const double c1 = now();
         opt.zero_grad();
         loss.backward();
-        const double c2 = bench::process_cpu_seconds();
+        const double c2 = now();
         opt.step();
-        const double c3 = bench::process_cpu_seconds();
+        const double c3 = now();
         if (times) times[0] += c1 - c0, times[1] += c2 - c1, times[2] += c3 - c2;
     }
 };
 
-// Each forward op at the model's shapes, with recording on (as in training), run alone.
-void forward_ops(const Trainer& t, int reps) {
+// Each forward op at the model's shapes, with recording on (as in training), run alone: the
+// median CPU time, or the median wall-clock time if `wall`.
+void forward_ops(const Trainer& t, int reps, bool wall) {
     const VisionTransformer& m = t.model;
     const nn::Block& blk = m.blocks[0];
     const int64_t B = t.images.size(0), N = m.config.num_tokens(), C = m.config.embed_dim;
@@ -158,7 +165,8 @@ void forward_ops(const Trainer& t, int reps) {
     Tensor y;
     double total = 0.0;
     auto row = [&](const std::string& name, int64_t calls, const std::function<void()>& fn) {
-        const double ms = bench::measure(fn, reps, 2).cpu_median * 1e3 * double(calls);
+        const bench::Timing timing = bench::measure(fn, reps, 2);
+        const double ms = (wall ? timing.median : timing.cpu_median) * 1e3 * double(calls);
         total += ms;
         table.row({name, std::to_string(calls), bench::fixed(ms, 2)});
     };
@@ -210,12 +218,18 @@ int main(int argc, char** argv) {
     }
     if (!opt.breakdown) return 0;
 
-    bench::Threads one(1);
-    std::printf("\nwhere the time goes, 1 thread, CPU time, mean of %d steps\n\n", opt.steps);
+    // One thread: CPU time, what an idle core would take. More: the wall clock, since CPU time
+    // would add up the threads' work (and their spinning waits).
+    const int n = opt.breakdown_threads;
+    const bool wall = n > 1;
+    bench::Threads use(n);
+    std::printf("\nwhere the time goes, %d thread%s, %s, mean of %d steps\n\n", n, wall ? "s" : "",
+                wall ? "wall-clock time" : "CPU time", opt.steps);
     double parts[3] = {0, 0, 0};
     autograd::BackwardProfile prof;
-    for (int i = 0; i < opt.steps; ++i) t.step(parts);
-    autograd::set_backward_profile(&prof);
+    for (int i = 0; i < opt.steps; ++i) t.step(parts, wall);
+    autograd::set_backward_profile(
+        &prof, wall ? autograd::ProfileClock::Wall : autograd::ProfileClock::ProcessCpu);
     for (int i = 0; i < opt.steps; ++i) t.step();
     autograd::set_backward_profile(nullptr);
     const double step_ms = (parts[0] + parts[1] + parts[2]) * 1e3 / opt.steps;
@@ -247,6 +261,6 @@ int main(int argc, char** argv) {
     bwd.row({"sum", "", bench::fixed(bwd_total, 2)});
 
     std::printf("\n");
-    forward_ops(t, opt.steps);
+    forward_ops(t, opt.steps, wall);
     return 0;
 }

@@ -140,11 +140,14 @@ void check_inplace(const Tensor& t, const char* op) {
 namespace {
 
 BackwardProfile* g_profile = nullptr;  // autograd_profile.h; null: no timing
+ProfileClock g_profile_clock = ProfileClock::ProcessCpu;
 
-// CPU time of all threads of the process: on a shared machine it counts only our own work.
-double process_cpu_seconds() {
+// CPU time of all threads of the process (on a shared machine it counts only our own work), or
+// the wall clock.
+double profile_seconds() {
     timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    clock_gettime(
+        g_profile_clock == ProfileClock::Wall ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID, &t);
     return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
@@ -223,7 +226,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
                 "first time if you need to",
                 node.name));
         check_versions(node);
-        const double t0 = g_profile ? process_cpu_seconds() : 0.0;
+        const double t0 = g_profile ? profile_seconds() : 0.0;
         const std::vector<Tensor> grads = node.backward(g, node);
         for (size_t i = 0; i < node.inputs.size(); ++i) {
             if (!node.needs(i)) continue;
@@ -236,15 +239,16 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
         }
         if (g_profile) {
             OpTime& t = (*g_profile)[node.name];
-            t.seconds += process_cpu_seconds() - t0;
+            t.seconds += profile_seconds() - t0;
             ++t.calls;
         }
         if (!retain_graph) node.release();
     }
 }
 
-void set_backward_profile(BackwardProfile* profile) {
+void set_backward_profile(BackwardProfile* profile, ProfileClock clock) {
     g_profile = profile;
+    g_profile_clock = clock;
 }
 
 std::vector<SavedEntry> saved_tensors(const Tensor& root) {

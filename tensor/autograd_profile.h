@@ -7,7 +7,9 @@
 //
 // For benchmarks (bench/bench_train.cpp): a node's time is the CPU time of the whole process
 // (every thread) while its backward function runs, plus the sums of gradients that meet at its
-// inputs: on a shared machine it counts our work only, not the waits for a core.
+// inputs: on a shared machine it counts our work only, not the waits for a core. With
+// ProfileClock::Wall it is the wall-clock time instead: what a node costs on 2 threads (CPU
+// time would add up both threads' work).
 // Not thread-safe: set it while no backward runs.
 #pragma once
 
@@ -23,6 +25,7 @@ struct OpTime {
 };
 using BackwardProfile = std::map<std::string, OpTime>;
 
-void set_backward_profile(BackwardProfile* profile);
+enum class ProfileClock { ProcessCpu, Wall };
+void set_backward_profile(BackwardProfile* profile, ProfileClock clock = ProfileClock::ProcessCpu);
 
 }  // namespace vitlab::autograd

@@ -8,6 +8,7 @@
 #include "nn/attention.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"
+#include "tensor/autograd_profile.h"
 #include "tests/backward_helpers.h"
 #include "vit/vision_transformer.h"
 
@@ -297,4 +298,23 @@ TEST_CASE("autograd: check_grads names the parameters that received no gradient"
     // Inference-only parameters (no requires_grad) are not expected to have a gradient.
     nn::Linear frozen(4, 3, true, gen);
     CHECK_NOTHROW(frozen.check_grads());
+}
+
+TEST_CASE("backward profile: counts each node's calls, on either clock, and stops when unset") {
+    for (const auto clock : {autograd::ProfileClock::ProcessCpu, autograd::ProfileClock::Wall}) {
+        const Tensor x = from_vector({1, 2, 3}, {3}).requires_grad_();
+        autograd::BackwardProfile prof;
+        autograd::set_backward_profile(&prof, clock);
+        sum(x + x * x, 0).backward();
+        autograd::set_backward_profile(nullptr);
+        REQUIRE(prof.count("AddBackward") == 1);
+        REQUIRE(prof.count("MulBackward") == 1);
+        CHECK(prof["AddBackward"].calls == 1);
+        CHECK(prof["MulBackward"].calls == 1);
+        CHECK(prof["AddBackward"].seconds >= 0.0);
+        // Unset: a second backward adds nothing.
+        const Tensor z = from_vector({1, 2}, {2}).requires_grad_();
+        sum(z + z, 0).backward();
+        CHECK(prof["AddBackward"].calls == 1);
+    }
 }
