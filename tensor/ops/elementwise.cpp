@@ -37,9 +37,10 @@ void apply(const Tensor& a, const Tensor& b, Tensor& out, Op op) {
     // starts from its index (r0 unravelled), then the index steps like an odometer.
     auto rows = [&](int64_t r0, int64_t r1) {
         std::vector<int64_t> idx(rank, 0);
-        for (size_t d = rank - 1, r = static_cast<size_t>(r0); d-- > 0;) {
-            idx[d] = static_cast<int64_t>(r % static_cast<size_t>(shape[d]));
-            r /= static_cast<size_t>(shape[d]);
+        int64_t r = r0;
+        for (size_t d = rank - 1; d-- > 0;) {  // the outer dims, last first
+            idx[d] = r % shape[d];
+            r /= shape[d];
         }
         for (int64_t row = r0; row < r1; ++row) {
             const float* pa = ea.data();
